@@ -1,0 +1,11 @@
+"""keras_grow: neural networks that change their own structure while they train.
+
+Keras 3 (TensorFlow backend) layers, models and callbacks that grow, prune,
+relax and search network structure inside the ordinary `model.fit` loop.
+"""
+
+import os
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+__version__ = "0.1.0"

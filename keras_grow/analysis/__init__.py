@@ -1,0 +1,1 @@
+"""Structure analysis and plots."""

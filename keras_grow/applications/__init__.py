@@ -1,0 +1,1 @@
+"""Prebuilt models in the keras.applications style."""

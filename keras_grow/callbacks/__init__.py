@@ -1,0 +1,1 @@
+"""Keras callbacks that drive structural change during fit."""

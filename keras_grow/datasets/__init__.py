@@ -1,0 +1,1 @@
+"""Offline datasets used by the tests, tutorials and benchmarks."""

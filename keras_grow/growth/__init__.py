@@ -1,0 +1,1 @@
+"""When, where and how to change structure: metrics, triggers, initialisers, prune selection."""

@@ -1,0 +1,1 @@
+"""Architecture search: DARTS/DARTS-PRIME, EquiNAS, self-organising hierarchies."""

@@ -1,0 +1,1 @@
+"""Neural operators on a Keras graph: dependency groups, add/remove units, DynamicModel."""
