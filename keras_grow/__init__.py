@@ -9,3 +9,7 @@ import os
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 __version__ = "0.1.0"
+
+from keras_grow.structure import DynamicModel  # noqa: E402
+
+__all__ = ["DynamicModel", "__version__"]

@@ -1,0 +1,106 @@
+"""Reading and rewriting variable storage along unit axes.
+
+Two operations change the physical shape of a variable without replacing the
+Keras variable object (so that layers, optimizers and trackers keep their
+references): `replace_storage` swaps the backing `tf.Variable` for one of a new
+shape. Everything else in this module is index arithmetic on `Layout`s:
+which physical entries of an axis belong to which unit slot.
+"""
+
+import numpy as np
+
+
+def axis_source_map(layout, group, slot_map):
+    """Where each entry of an axis comes from when `group` is re-laid out.
+
+    Args:
+        layout: the `Layout` of the axis.
+        group: the `UnitGroup` whose slots change.
+        slot_map: int array, one entry per new slot of `group`: the old slot it
+            copies, or -1 for a fresh slot.
+
+    Returns:
+        int array over the new axis: the old axis index to copy, or -1.
+    """
+    new_capacities = {group: len(slot_map)}
+    old_channels = layout.channels()
+    pieces = []
+    for index, segment in enumerate(layout.segments):
+        offset = layout.segment_offset(index)
+        if segment.group is group:
+            pieces.append(np.where(slot_map >= 0, offset + slot_map, -1))
+        else:
+            pieces.append(offset + np.arange(segment.length()))
+    channel_source = np.concatenate(pieces) if pieces else np.zeros(0, int)
+    assert channel_source.size == layout.channels(new_capacities)
+    positions = np.arange(layout.positions)[:, None] * old_channels
+    source = np.where(channel_source[None, :] >= 0, positions + channel_source[None, :], -1)
+    return source.reshape(-1)
+
+
+def axis_slot_indices(layout, group, slots):
+    """Axis indices of `slots` of `group`, ordered position-major.
+
+    For a layout with `P` positions and `n` slots the result has `P * n`
+    entries: entry `p * n + j` is the index of slot `slots[j]` at position `p`.
+    """
+    slots = np.asarray(slots, dtype=int)
+    channels = layout.channels()
+    offsets = [
+        layout.segment_offset(i) for i, s in enumerate(layout.segments) if s.group is group
+    ]
+    per_position = np.concatenate([offset + slots for offset in offsets])
+    positions = np.arange(layout.positions)[:, None] * channels
+    return (positions + per_position[None, :]).reshape(-1)
+
+
+def axis_mask(layout):
+    """1.0 for axis entries of active slots and fixed segments, 0.0 elsewhere."""
+    pieces = [
+        segment.group.active.astype(np.float32)
+        if segment.group is not None
+        else np.ones(segment.size, np.float32)
+        for segment in layout.segments
+    ]
+    return np.tile(np.concatenate(pieces), layout.positions)
+
+
+def gather_axis(value, axis, source, fill=0.0):
+    """`value` re-indexed along `axis` by `source`; entries with -1 get `fill`."""
+    gathered = np.take(value, np.maximum(source, 0), axis=axis)
+    fresh = source < 0
+    if fresh.any():
+        index = [slice(None)] * value.ndim
+        index[axis] = fresh
+        gathered[tuple(index)] = fill
+    return gathered
+
+
+def set_axis(value, axis, indices, update):
+    """Write `update` into `value` at `indices` along `axis` (in place)."""
+    index = [slice(None)] * value.ndim
+    index[axis] = indices
+    value[tuple(index)] = update
+
+
+def take_axis(value, axis, indices):
+    index = [slice(None)] * value.ndim
+    index[axis] = indices
+    return value[tuple(index)]
+
+
+def replace_storage(variable, value, strategy=None):
+    """Give the Keras `variable` a new value of a (possibly) new shape.
+
+    The Keras variable object is kept: layers, optimizers and trackers that
+    hold it see the new storage. Compiled functions that captured the old
+    storage must be rebuilt by the caller.
+    """
+    value = np.asarray(value, dtype=variable.dtype)
+    if strategy is not None:
+        with strategy.scope():
+            variable._initialize(value)
+    else:
+        variable._initialize(value)
+    variable._shape = tuple(int(d) for d in value.shape)
+    variable._ndim = len(variable._shape)
