@@ -34,10 +34,9 @@ _STRUCTURE_KEY = "keras_grow_structure"
 class _State:
     """Mutable structure bookkeeping, kept out of Keras/TF attribute tracking."""
 
-    def __init__(self, dependency_graph, seed):
+    def __init__(self, dependency_graph):
         self.graph = dependency_graph
         self.history = []
-        self.rng = np.random.default_rng(seed)
         self.axis_masks = {}  # AxisUse -> tf.Variable over the axis
         self.gradient_masks = {}  # id(variable) -> [(tf.Variable, axis)]
         self.width_variables = {}  # group name -> scalar tf.Variable
@@ -76,7 +75,11 @@ class DynamicModel(keras.Model):
             capacity is `max(needed, ceil(growth_factor * capacity))`.
             1.0 reallocates to exactly the needed size at every growth.
         log_widths: add `width_<layer>` entries to the training logs.
-        seed: seed of the random generator used by unit initializers.
+        seed: seed of the random draws of unit initializers. Each structural
+            event draws from a generator seeded by `(seed, event number)`, so a
+            run resumed from a checkpoint draws the same numbers. If `None`,
+            drawn from NumPy's global generator (`keras.utils.set_random_seed`
+            makes it reproducible).
         **kwargs: passed to `keras.Model` (e.g. `name`).
 
     Example:
@@ -109,8 +112,9 @@ class DynamicModel(keras.Model):
             )
         self.growth_factor = float(growth_factor)
         self.log_widths = bool(log_widths)
-        self.seed = seed
-        self._state = _State(graph_lib.analyze(self), seed)
+        self.seed = int(np.random.randint(2**31 - 1)) if seed is None else int(seed)
+        self._state = _State(graph_lib.analyze(self))
+        self._state.initial_widths = self.widths()
         self._build_masks()
 
     # ------------------------------------------------------------------ queries
@@ -154,6 +158,11 @@ class DynamicModel(keras.Model):
         return f"'{layer_name}' is not growable: {reasons}."
 
     @property
+    def initial_widths(self):
+        """Widths when the model was first wrapped (before any recorded event)."""
+        return dict(self._state.initial_widths)
+
+    @property
     def structure_history(self):
         """The list of `StructureEvent`s, oldest first."""
         return list(self._state.history)
@@ -188,7 +197,7 @@ class DynamicModel(keras.Model):
             self._relayout(group, self._grown_capacity(group, group.width + n))
             free = np.flatnonzero(~group.active)
         slots = free[:n]
-        request = unit_initializers.NewUnits(group, n, slots, self._state.rng, context or {})
+        request = unit_initializers.NewUnits(group, n, slots, self._event_rng(), context or {})
         try:
             values = initializer(request) or {}
             _check_initializer_values(request, values)
@@ -293,7 +302,7 @@ class DynamicModel(keras.Model):
         model = super().from_config(config, custom_objects=custom_objects)
         model.growth_factor = float(options.get("growth_factor", model.growth_factor))
         model.log_widths = bool(options.get("log_widths", model.log_widths))
-        model.seed = options.get("seed")
+        model.seed = options.get("seed", model.seed)
         if structure is not None:
             model._apply_structure_config(structure)
         return model
@@ -321,6 +330,8 @@ class DynamicModel(keras.Model):
                 for group in self._state.graph.groups
             },
             "history": [event.to_dict() for event in self._state.history],
+            "seed": self.seed,
+            "initial_widths": self._state.initial_widths,
         }
 
     def _apply_structure_config(self, structure):
@@ -333,6 +344,8 @@ class DynamicModel(keras.Model):
             group.active = active
         self._update_masks()
         self._state.history = [StructureEvent.from_dict(e) for e in structure["history"]]
+        self.seed = int(structure.get("seed", self.seed))
+        self._state.initial_widths = dict(structure.get("initial_widths", self.widths()))
 
     # ---------------------------------------------------------------- internals
 
@@ -391,7 +404,11 @@ class DynamicModel(keras.Model):
         optimizer_state.check_supported(self.optimizer)
         return optimizer_state.slots_by_variable(self.optimizer)
 
+    def _event_rng(self):
+        return np.random.default_rng([self.seed, len(self._state.history)])
+
     def _activate(self, group, slots, values):
+        rng = self._event_rng()
         slot_table = self._optimizer_slots()
         per_variable = self._uses_by_variable(group)
         before = {id(v): self._weight_mask(v) for v, _ in per_variable}
@@ -401,7 +418,7 @@ class DynamicModel(keras.Model):
             for use in uses:
                 indices = storage.axis_slot_indices(use.layout, group, slots)
                 if use.role == "carrier":
-                    update = _carrier_reset(use, len(indices), self._state.rng)
+                    update = _carrier_reset(use, len(indices), rng)
                 else:
                     update = values.get(use, 0.0)
                 storage.set_axis(value, use.axis, indices, update)
@@ -566,9 +583,7 @@ def _is_number(value):
 def _carrier_reset(use, count, rng):
     if _is_number(use.reset):
         return float(use.reset)
-    initializer = keras.initializers.get(getattr(use.layer, use.reset))
-    full = keras.ops.convert_to_numpy(initializer(use.variable.shape, dtype="float32"))
-    return storage.take_axis(full, use.axis, np.arange(count) % full.shape[use.axis])
+    return unit_initializers.draw_entries(getattr(use.layer, use.reset), use, count, rng)
 
 
 def _check_count(value, name):

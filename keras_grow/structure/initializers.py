@@ -82,18 +82,7 @@ class NewUnits:
         initializer = getattr(use.layer, "kernel_initializer", None)
         if initializer is None or use.variable.ndim < 2:
             return np.zeros(self.slice_shape(use), np.float32)
-        seed = int(self.rng.integers(2**31 - 1))
-        initializer = keras.initializers.get(
-            {
-                "class_name": type(initializer).__name__,
-                "config": {**initializer.get_config(), "seed": seed},
-            }
-            if hasattr(initializer, "get_config")
-            else initializer
-        )
-        full = keras.ops.convert_to_numpy(initializer(use.variable.shape, dtype="float32"))
-        indices = np.arange(use.layout.positions * self.count) % full.shape[use.axis]
-        return storage.take_axis(full, use.axis, indices)
+        return draw_entries(initializer, use, use.layout.positions * self.count, self.rng)
 
     def rescale_to_existing(self, use, values):
         """Scale each new unit's vector to the mean norm of the existing units'."""
@@ -108,6 +97,17 @@ class NewUnits:
         shape = moved.shape
         moved = moved.reshape(use.layout.positions, self.count, -1) * scale[None, :, None]
         return np.moveaxis(moved.reshape(shape), 0, use.axis)
+
+
+def draw_entries(initializer, use, count, rng):
+    """`count` entries along `use.axis`, drawn as `initializer` would draw the
+    whole variable (so fan-in/fan-out scaling matches), seeded from `rng`."""
+    initializer = keras.initializers.get(initializer)
+    if hasattr(initializer, "seed") and hasattr(initializer, "get_config"):
+        config = {**initializer.get_config(), "seed": int(rng.integers(2**31 - 1))}
+        initializer = type(initializer).from_config(config)
+    full = keras.ops.convert_to_numpy(initializer(use.variable.shape, dtype="float32"))
+    return storage.take_axis(full, use.axis, np.arange(count) % full.shape[use.axis])
 
 
 class ZeroFanOut:

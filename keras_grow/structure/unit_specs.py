@@ -101,7 +101,7 @@ def _batch_norm_spec(layer):
 def _depthwise_spec(layer):
     if layer.depth_multiplier != 1 or layer.data_format != "channels_last":
         return None
-    return UnitSpec(carries=(("kernel", 2, 0.0), ("bias", 0, 0.0)))
+    return UnitSpec(carries=(("kernel", 2, "depthwise_initializer"), ("bias", 0, 0.0)))
 
 
 _BUILTIN_SPECS = {
