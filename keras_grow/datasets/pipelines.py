@@ -11,7 +11,9 @@ def as_dataset(x, y=None, batch_size=32, shuffle=False, seed=0, drop_remainder=F
     The samples are sliced along the first axis. With `shuffle=True` the
     whole dataset is shuffled in memory (buffer of `len(x)`), reshuffled every
     epoch: the sequence of epoch orders is the same for the same `seed`, in
-    every run and process. Batches are prefetched (`tf.data.AUTOTUNE`). The
+    every run and process, as long as the global TensorFlow seed
+    (`tf.random.set_seed`, `keras.utils.set_random_seed`) is unset or the
+    same, since TensorFlow combines both seeds. Batches are prefetched (`tf.data.AUTOTUNE`). The
     result can go straight to `model.fit`.
 
     Args:

@@ -87,7 +87,7 @@ def parenthesis_sequences(
 
     ```python
     inputs, targets = keras_grow.datasets.parenthesis_sequences("easy", n_sequences=2)
-    keras_grow.datasets.parenthesis_text(inputs[0])  # '(abab)(ab)(ababab)(ab)...'
+    keras_grow.datasets.parenthesis_text(inputs[0])  # '(abab)(ab)(ab)(ab)(abababab)(ababababab)'
     x = keras_grow.datasets.parenthesis_one_hot(inputs)  # (2, 40, 4) float32
     ```
     """

@@ -11,6 +11,8 @@ OFFLINE_LOADERS = (
     "independent_features",
 )
 
+_RESERVED_ARGUMENTS = ("as_supervised", "batch_size", "with_info")
+
 _OFFLINE_HINT = (
     "keras_grow.datasets loaders that need no download: "
     + ", ".join(OFFLINE_LOADERS)
@@ -44,7 +46,8 @@ def tfds(name, split="train", as_numpy=True, data_dir=None, download=False, **kw
         data_dir: folder holding prepared TFDS data (TFDS default if `None`).
         download: if `True`, let TFDS download and prepare the data.
         **kwargs: passed on to `tensorflow_datasets.load` (for example
-            `shuffle_files`, `read_config`); `as_supervised` is always `True`.
+            `shuffle_files`, `read_config`). `as_supervised`, `batch_size` and
+            `with_info` are fixed by the bridge and raise `TypeError`.
 
     Returns:
         For one split, `(x, y)`: NumPy arrays with the dataset's own dtypes
@@ -63,11 +66,13 @@ def tfds(name, split="train", as_numpy=True, data_dir=None, download=False, **kw
     """
     if not isinstance(name, str) or not name:
         raise TypeError(f"name={name!r} is invalid; expected a TFDS dataset name such as 'mnist'.")
-    if "as_supervised" in kwargs:
-        raise TypeError(
-            f"as_supervised={kwargs['as_supervised']!r} cannot be set; this bridge always "
-            f"loads (input, label) pairs."
-        )
+    for reserved in _RESERVED_ARGUMENTS:
+        if reserved in kwargs:
+            raise TypeError(
+                f"{reserved}={kwargs[reserved]!r} cannot be set; this bridge always loads "
+                f"unbatched (input, label) pairs without info (batch with as_dataset or "
+                f"tf.data instead)."
+            )
     import tensorflow_datasets as tensorflow_datasets_module
 
     try:
@@ -86,11 +91,10 @@ def tfds(name, split="train", as_numpy=True, data_dir=None, download=False, **kw
         ) from error
     except Exception as error:  # noqa: BLE001 - re-raised with advice, cause kept.
         raise RuntimeError(
-            f"TensorFlow Datasets could not load name={name!r}, split={split!r}: "
-            f"{type(error).__name__}: {_first_line(error)} It is not prepared under "
-            f"data_dir={data_dir!r}"
-            f"{'' if download else ' and download=False'}. Prepare it where the "
-            f"network is available, or use one of the {_OFFLINE_HINT}"
+            f"TensorFlow Datasets could not load name={name!r}, split={split!r} "
+            f"(data_dir={data_dir!r}, download={download!r}): {type(error).__name__}: "
+            f"{_first_line(error)} Prepare the dataset where the network is available "
+            f"(`tfds build {name}`), or use one of the {_OFFLINE_HINT}"
         ) from error
 
     if not as_numpy:

@@ -18,7 +18,8 @@ def rotated(x, y, seed=0, angles=None, return_angles=False):
     [0, 360) unless `angles` fixes it. Pixels are resampled bilinearly; parts of
     the output that come from outside the input are filled with zeros. Shapes
     are preserved, so corners of the input are cut off. Labels are returned
-    unchanged. The same `seed` always draws the same angles.
+    unchanged (as a NumPy array). The same `seed` always draws the same
+    angles.
 
     Reference:
     - [Larochelle et al., 2007](https://doi.org/10.1145/1273496.1273556)
@@ -26,7 +27,7 @@ def rotated(x, y, seed=0, angles=None, return_angles=False):
 
     Args:
         x: images of shape `(n, height, width, channels)`, any real dtype.
-        y: labels (or any per-sample array) of length `n`.
+        y: labels (or any per-sample array) of length `n`, or `None`.
         seed: integer >= 0 that fixes the random angles; unused when `angles`
             is given.
         angles: `None` to draw random angles, one number to rotate all images
@@ -56,8 +57,9 @@ def rotated(x, y, seed=0, angles=None, return_angles=False):
         )
     if not (np.issubdtype(x.dtype, np.integer) or np.issubdtype(x.dtype, np.floating)):
         raise TypeError(f"x has dtype {x.dtype}; expected integer or floating images.")
-    y = np.asarray(y)
-    check_same_length("x", x, "y", y)
+    if y is not None:
+        y = np.asarray(y)
+        check_same_length("x", x, "y", y)
     angles = _resolve_angles(angles, len(x), seed)
 
     out_dtype = x.dtype if np.issubdtype(x.dtype, np.floating) else FEATURE_DTYPE

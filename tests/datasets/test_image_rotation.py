@@ -82,3 +82,8 @@ def test_large_batches_are_processed_in_chunks():
 def test_bad_arguments(x, y, kwargs, error, pattern):
     with pytest.raises(error, match=pattern):
         rotated(x, y, **kwargs)
+
+
+def test_labels_may_be_omitted(images):
+    x_rot, y_rot = rotated(images, None, angles=90)
+    assert y_rot is None and x_rot.shape == images.shape

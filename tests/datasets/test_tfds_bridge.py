@@ -47,3 +47,5 @@ def test_bad_arguments():
         tfds(3)
     with pytest.raises(TypeError, match=r"as_supervised=False cannot be set"):
         tfds("mnist", as_supervised=False)
+    with pytest.raises(TypeError, match=r"batch_size=-1 cannot be set"):
+        tfds("mnist", batch_size=-1)
