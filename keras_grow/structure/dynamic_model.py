@@ -491,7 +491,7 @@ class DynamicModel(keras.Model):
         group.active = np.where(slot_map >= 0, group.active[np.maximum(slot_map, 0)], False)
         group.capacity = len(slot_map)
         for layer in group.producers:
-            setattr(layer, unit_specs.unit_spec(layer).width_attribute, group.capacity)
+            unit_specs.set_width(layer, unit_specs.unit_spec(layer), group.capacity)
         self._refresh_symbolic_shapes()
         if slot_table:
             optimizer_state.refresh_variable_index(optimizer, old_keys)

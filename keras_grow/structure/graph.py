@@ -287,6 +287,8 @@ def _propagate_producer(layer, spec, in_layouts, outputs, uses, groups, label):
     own = Layout((Segment(group),))
     for variable, axis in produced:
         uses.append(AxisUse(variable, axis, own, "producer", layer))
+    for variable, axis in unit_specs.spec_variables(layer, spec.recurrent):
+        uses.append(AxisUse(variable, axis, own, "consumer", layer))
     if _is_softmax(getattr(layer, "activation", None)):
         group.frozen_reasons.append(f"{label} applies a softmax across its units")
     return own

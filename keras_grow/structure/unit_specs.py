@@ -11,8 +11,10 @@ kinds of variables:
   (the kernel rows of the next `Dense` or convolution).
 
 `UnitSpec` records, for one layer, which variable axes play which role and
-which config attribute holds its width. Built-in Keras layers are registered
-here; a keras_grow layer (or any user layer) becomes growable by defining a
+which attributes hold its width. Attributes may be dotted paths
+(`"cell.kernel"`) for layers that keep their variables on a sub-object, like
+recurrent layers and their cells. Built-in Keras layers are registered here; a
+keras_grow layer (or any user layer) becomes growable by defining a
 `unit_spec()` method that returns a `UnitSpec`.
 
 Example:
@@ -47,14 +49,18 @@ class UnitSpec:
             variables indexed by the units flowing *through* the layer
             (batch-norm statistics). `reset_value` is what a new or removed
             unit's entry is set to (1.0 for a scale or variance, 0.0 else).
-        width_attribute: name of the config attribute holding the number of
-            output units (`"units"`, `"filters"`), for producers.
+        recurrent: `(attribute, axis)` pairs indexed by the layer's *own*
+            units on its input side (the rows of a recurrent kernel). They are
+            the new units' fan-out into the layer itself.
+        width_attribute: the attribute (or tuple of attributes) holding the
+            number of output units (`"units"`, `"filters"`), for producers.
     """
 
     produces: tuple = ()
     consumes: tuple = ()
     carries: tuple = ()
-    width_attribute: str | None = None
+    recurrent: tuple = ()
+    width_attribute: str | tuple | None = None
 
     @property
     def is_producer(self):
@@ -85,6 +91,32 @@ def _conv_spec(layer):
     )
 
 
+def _simple_rnn_spec(layer):
+    return UnitSpec(
+        produces=(("cell.kernel", -1), ("cell.recurrent_kernel", -1), ("cell.bias", 0)),
+        consumes=(("cell.kernel", 0),),
+        recurrent=(("cell.recurrent_kernel", 0),),
+        width_attribute=("cell.units", "cell.state_size", "cell.output_size", "state_size"),
+    )
+
+
+def _spec_of_cell(spec):
+    """A cell's spec seen from the `keras.layers.RNN` that wraps it."""
+
+    def prefixed(entries):
+        return tuple(("cell." + entry[0], *entry[1:]) for entry in entries)
+
+    widths = spec.width_attribute
+    widths = (widths,) if isinstance(widths, str) else tuple(widths or ())
+    return UnitSpec(
+        produces=prefixed(spec.produces),
+        consumes=prefixed(spec.consumes),
+        carries=prefixed(spec.carries),
+        recurrent=prefixed(spec.recurrent),
+        width_attribute=tuple("cell." + w for w in widths) + ("state_size",),
+    )
+
+
 def _batch_norm_spec(layer):
     if layer.axis not in (-1, len(layer._build_shapes_dict["input_shape"]) - 1):
         return None
@@ -111,6 +143,7 @@ _BUILTIN_SPECS = {
     keras.layers.Conv3D: _conv_spec,
     keras.layers.BatchNormalization: _batch_norm_spec,
     keras.layers.DepthwiseConv2D: _depthwise_spec,
+    keras.layers.SimpleRNN: _simple_rnn_spec,
 }
 
 # Layers that act on every channel independently and keep the channel count:
@@ -176,10 +209,35 @@ def unit_spec(layer):
     """
     if hasattr(layer, "unit_spec") and callable(layer.unit_spec):
         return layer.unit_spec()
+    cell = getattr(layer, "cell", None)
+    if isinstance(layer, keras.layers.RNN) and callable(getattr(cell, "unit_spec", None)):
+        return _spec_of_cell(cell.unit_spec())
     for cls in type(layer).__mro__:
         if cls in _BUILTIN_SPECS:
             return _BUILTIN_SPECS[cls](layer)
     return None
+
+
+def _resolve(obj, path):
+    for name in path.split("."):
+        obj = getattr(obj, name, None)
+        if obj is None:
+            return None
+    return obj
+
+
+def set_width(layer, spec, width):
+    """Write `width` into every width attribute of `spec` on `layer`.
+
+    An attribute that holds a one-element list (a recurrent layer's
+    `state_size`) keeps that form.
+    """
+    paths = spec.width_attribute
+    for path in (paths,) if isinstance(paths, str) else paths:
+        *parents, name = path.split(".")
+        owner = _resolve(layer, ".".join(parents)) if parents else layer
+        current = getattr(owner, name, None)
+        setattr(owner, name, [width] if isinstance(current, (list, tuple)) else width)
 
 
 def spec_variables(layer, entries):
@@ -190,7 +248,7 @@ def spec_variables(layer, entries):
     """
     resolved = []
     for entry in entries:
-        variable = getattr(layer, entry[0], None)
+        variable = _resolve(layer, entry[0])
         if variable is None:
             continue
         axis = entry[1] % len(variable.shape)
