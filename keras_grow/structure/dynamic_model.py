@@ -411,7 +411,7 @@ class DynamicModel(keras.Model):
         rng = self._event_rng()
         slot_table = self._optimizer_slots()
         per_variable = self._uses_by_variable(group)
-        before = {id(v): self._weight_mask(v) for v, _ in per_variable}
+        existing_slots = group.active_slots
         group.active[slots] = True
         for variable, uses in per_variable:
             value = keras.ops.convert_to_numpy(variable).copy()
@@ -429,13 +429,18 @@ class DynamicModel(keras.Model):
                 slot_value = keras.ops.convert_to_numpy(slot).copy()
                 for use in uses:
                     indices = storage.axis_slot_indices(use.layout, group, slots)
+                    existing = storage.axis_slot_indices(use.layout, group, existing_slots)
                     new = optimizer_state.new_slot_values(
                         kind,
-                        slot_value,
-                        before[id(variable)],
-                        storage.take_axis(value, use.axis, indices),
+                        np.moveaxis(storage.take_axis(slot_value, use.axis, existing), use.axis, 0),
+                        np.moveaxis(storage.take_axis(value, use.axis, indices), use.axis, 0),
                     )
-                    storage.set_axis(slot_value, use.axis, indices, new)
+                    update = np.moveaxis(
+                        np.broadcast_to(new, (len(indices), *np.delete(slot_value.shape, use.axis))),
+                        0,
+                        use.axis,
+                    )
+                    storage.set_axis(slot_value, use.axis, indices, update)
                 slot.assign(slot_value)
         self._update_masks()
 

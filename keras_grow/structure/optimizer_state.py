@@ -6,11 +6,12 @@ added or removed, the matching slices of every slot must follow:
 
 - surviving units keep their slot values exactly;
 - a new unit's first-moment slots start at zero;
-- a new unit's second-moment slots start at the mean of the existing units'
-  second moments. Starting them at zero would make the unit's first steps up to
-  `(1 - beta_1) / sqrt(1 - beta_2)` ≈ 3.2 times the learning rate, because
-  Adam's bias correction has long decayed to 1 at a large global step (and
-  RMSprop has no bias correction at all).
+- a new unit's second-moment slots start at the mean, over the existing units,
+  of their second moments (taken along the unit axis, so each input's or
+  output's own scale is kept). Starting them at zero would make the unit's
+  first steps up to `(1 - beta_1) / sqrt(1 - beta_2)` ≈ 3.2 times the learning
+  rate, because Adam's bias correction has long decayed to 1 at a large global
+  step (and RMSprop has no bias correction at all).
 
 Supported: SGD, Adam, AdamW, Adamax, Nadam, RMSprop, Adagrad, Adadelta, Lion,
 Lamb, Ftrl and `LossScaleOptimizer` around any of them. Slots of unknown
@@ -104,19 +105,20 @@ def check_supported(optimizer):
     base._keras_grow_checked = True
 
 
-def new_slot_values(kind, slot_value, existing_mask, new_weights):
-    """Values for the new entries of one slot.
+def new_slot_values(kind, existing, new_weights):
+    """Values for the new entries of one slot along a unit axis.
 
     Args:
         kind: the slot kind.
-        slot_value: numpy value of the slot.
-        existing_mask: boolean array (slot shape), True at entries of existing
-            active units.
+        existing: the slot's entries of the existing units, with the unit axis
+            first (shape `(units, ...)`); may have zero units.
         new_weights: the new entries of the model variable (for `average`).
+
+    Returns:
+        A scalar or an array broadcastable to the new entries (unit axis first).
     """
     if kind in SECOND_MOMENT_SLOTS:
-        existing = slot_value[existing_mask]
-        return float(existing.mean()) if existing.size else 0.0
+        return existing.mean(axis=0, keepdims=True) if existing.shape[0] else 0.0
     if kind in COPY_SLOTS:
         return new_weights
     return 0.0
