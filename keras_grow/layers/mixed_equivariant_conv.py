@@ -92,7 +92,7 @@ class MixedEquivariantConv(keras.layers.Layer):
     >>> layer = MixedEquivariantConv(2, 3, lifting=True)
     >>> layer(np.zeros((1, 9, 9, 1), "float32")).shape
     TensorShape([1, 9, 9, 16])
-    >>> layer.export().kernel.shape
+    >>> tuple(layer.export().kernel.shape)
     (3, 3, 1, 16)
     """
 
