@@ -10,6 +10,25 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 __version__ = "0.1.0"
 
+from keras_grow import (  # noqa: E402
+    analysis,
+    applications,
+    callbacks,
+    datasets,
+    groups,
+    layers,
+    structure,
+)
 from keras_grow.structure import DynamicModel  # noqa: E402
 
-__all__ = ["DynamicModel", "__version__"]
+__all__ = [
+    "DynamicModel",
+    "__version__",
+    "analysis",
+    "applications",
+    "callbacks",
+    "datasets",
+    "groups",
+    "layers",
+    "structure",
+]

@@ -1,3 +1,4 @@
 """Prebuilt models in the keras.applications style."""
 
 from keras_grow.applications.equivariant_cnn import EquivariantCNN as EquivariantCNN
+from keras_grow.applications.vgg import VGG11 as VGG11

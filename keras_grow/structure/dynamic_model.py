@@ -112,7 +112,8 @@ class DynamicModel(keras.Model):
             )
         self.growth_factor = float(growth_factor)
         self.log_widths = bool(log_widths)
-        self.seed = int(np.random.randint(2**31 - 1)) if seed is None else int(seed)
+        # NumPy's global generator, so that keras.utils.set_random_seed applies.
+        self.seed = int(np.random.randint(2**31 - 1)) if seed is None else int(seed)  # noqa: NPY002
         self._state = _State(graph_lib.analyze(self))
         self._state.initial_widths = self.widths()
         self._build_masks()
@@ -297,7 +298,9 @@ class DynamicModel(keras.Model):
     @classmethod
     def from_config(cls, config, custom_objects=None):
         config = dict(config)
-        options = {key: config.pop(key) for key in ("growth_factor", "log_widths", "seed") if key in config}
+        options = {
+            key: config.pop(key) for key in ("growth_factor", "log_widths", "seed") if key in config
+        }
         structure = config.pop("structure", None)
         model = super().from_config(config, custom_objects=custom_objects)
         model.growth_factor = float(options.get("growth_factor", model.growth_factor))
@@ -387,15 +390,15 @@ class DynamicModel(keras.Model):
             by_variable.setdefault(id(use.variable), (use.variable, []))[1].append(use)
         return list(by_variable.values())
 
-    def _weight_mask(self, variable):
-        """Boolean mask of the entries of `variable` that belong to live units."""
-        mask = np.ones(variable.shape, dtype=bool)
-        for use in self._state.graph.uses_of_variable(variable):
-            if use.role == "carrier":
+    def _other_axes_mask(self, variable, use):
+        """Float mask of `variable`, broadcastable, over its unit axes other than `use`'s."""
+        mask = np.ones([1] * len(variable.shape), dtype=np.float32)
+        for other in self._state.graph.uses_of_variable(variable):
+            if other.role == "carrier" or other.axis == use.axis:
                 continue
             shape = [1] * len(variable.shape)
-            shape[use.axis] = -1
-            mask &= storage.axis_mask(use.layout).reshape(shape) > 0
+            shape[other.axis] = -1
+            mask = mask * storage.axis_mask(other.layout).reshape(shape)
         return mask
 
     def _optimizer_slots(self):
@@ -408,24 +411,31 @@ class DynamicModel(keras.Model):
         return np.random.default_rng([self.seed, len(self._state.history)])
 
     def _activate(self, group, slots, values):
+        """Write new units into free `slots`.
+
+        Inactive slots hold zero optimizer state (their gradients are masked),
+        so only slots with a non-zero starting rule are written.
+        """
         rng = self._event_rng()
         slot_table = self._optimizer_slots()
-        per_variable = self._uses_by_variable(group)
         existing_slots = group.active_slots
         group.active[slots] = True
-        for variable, uses in per_variable:
+        for variable, uses in self._uses_by_variable(group):
             value = keras.ops.convert_to_numpy(variable).copy()
             for use in uses:
                 indices = storage.axis_slot_indices(use.layout, group, slots)
                 if use.role == "carrier":
                     update = _carrier_reset(use, len(indices), rng)
-                else:
-                    update = values.get(use, 0.0)
+                else:  # entries reading inactive units elsewhere must stay zero
+                    shape = list(value.shape)
+                    shape[use.axis] = len(indices)
+                    update = np.broadcast_to(values.get(use, 0.0), shape)
+                    update = update * self._other_axes_mask(variable, use)
                 storage.set_axis(value, use.axis, indices, update)
-            if any(use.role != "carrier" for use in uses):
-                value = value * self._weight_mask(variable)
             variable.assign(value)
             for slot, kind in slot_table.get(id(variable), ()):
+                if kind in optimizer_state.ZERO_SLOTS:
+                    continue
                 slot_value = keras.ops.convert_to_numpy(slot).copy()
                 for use in uses:
                     indices = storage.axis_slot_indices(use.layout, group, slots)
@@ -436,13 +446,15 @@ class DynamicModel(keras.Model):
                         np.moveaxis(storage.take_axis(value, use.axis, indices), use.axis, 0),
                     )
                     update = np.moveaxis(
-                        np.broadcast_to(new, (len(indices), *np.delete(slot_value.shape, use.axis))),
+                        np.broadcast_to(
+                            new, (len(indices), *np.delete(slot_value.shape, use.axis))
+                        ),
                         0,
                         use.axis,
                     )
                     storage.set_axis(slot_value, use.axis, indices, update)
                 slot.assign(slot_value)
-        self._update_masks()
+        self._update_masks(group)
 
     def _deactivate(self, group, slots):
         slot_table = self._optimizer_slots()
@@ -462,7 +474,7 @@ class DynamicModel(keras.Model):
             for slot, slot_value in slot_values:
                 slot.assign(slot_value)
         group.active[slots] = False
-        self._update_masks()
+        self._update_masks(group)
 
     def _relayout(self, group, capacity, slot_map=None):
         """Reallocate `group`'s variables (and optimizer slots) to `capacity` slots.
@@ -477,14 +489,14 @@ class DynamicModel(keras.Model):
         slot_table = self._optimizer_slots()
         optimizer = getattr(self, "optimizer", None)
         old_keys = (
-            optimizer_state.variable_keys(optimizer, self.trainable_variables)
-            if slot_table
-            else {}
+            optimizer_state.variable_keys(optimizer, self.trainable_variables) if slot_table else {}
         )
         strategy = self.distribute_strategy
         for variable, uses in self._uses_by_variable(group):
             value = keras.ops.convert_to_numpy(variable)
-            slots = [(s, keras.ops.convert_to_numpy(s)) for s, _ in slot_table.get(id(variable), ())]
+            slots = [
+                (s, keras.ops.convert_to_numpy(s)) for s, _ in slot_table.get(id(variable), ())
+            ]
             for use in uses:
                 source = storage.axis_source_map(use.layout, group, slot_map)
                 fill = use.reset if use.role == "carrier" and _is_number(use.reset) else 0.0
@@ -546,12 +558,14 @@ class DynamicModel(keras.Model):
                 }
         self._update_masks()
 
-    def _update_masks(self):
+    def _update_masks(self, group=None):
+        """Refresh gradient masks and width logs (of `group` only, if given)."""
         for use, mask in self._state.axis_masks.items():
-            mask.assign(storage.axis_mask(use.layout))
-        for group in self._state.graph.groups:
-            if group.name in self._state.width_variables:
-                self._state.width_variables[group.name].assign(float(group.width))
+            if group is None or group in use.layout.groups():
+                mask.assign(storage.axis_mask(use.layout))
+        for each in self._state.graph.groups if group is None else [group]:
+            if each.name in self._state.width_variables:
+                self._state.width_variables[each.name].assign(float(each.width))
 
     def _reset_compiled_functions(self):
         if getattr(self, "optimizer", None) is not None:

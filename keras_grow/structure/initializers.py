@@ -100,14 +100,64 @@ class NewUnits:
 
 
 def draw_entries(initializer, use, count, rng):
-    """`count` entries along `use.axis`, drawn as `initializer` would draw the
-    whole variable (so fan-in/fan-out scaling matches), seeded from `rng`."""
+    """`count` entries along `use.axis`, distributed as `initializer` would draw
+    them for the whole variable (same fan-in/fan-out scaling), seeded from `rng`.
+
+    Variance-scaling (Glorot, He, LeCun) and plain normal/uniform initializers
+    are sampled directly in NumPy; others draw the whole variable once.
+    """
     initializer = keras.initializers.get(initializer)
+    shape = list(use.variable.shape)
+    shape[use.axis] = count
+    sampled = _sample_numpy(initializer, tuple(use.variable.shape), tuple(shape), rng)
+    if sampled is not None:
+        return sampled.astype(np.float32)
     if hasattr(initializer, "seed") and hasattr(initializer, "get_config"):
         config = {**initializer.get_config(), "seed": int(rng.integers(2**31 - 1))}
         initializer = type(initializer).from_config(config)
     full = keras.ops.convert_to_numpy(initializer(use.variable.shape, dtype="float32"))
     return storage.take_axis(full, use.axis, np.arange(count) % full.shape[use.axis])
+
+
+def _fans(shape):
+    if len(shape) < 1:
+        return 1, 1
+    if len(shape) == 1:
+        return shape[0], shape[0]
+    receptive = int(np.prod(shape[:-2])) if len(shape) > 2 else 1
+    return shape[-2] * receptive, shape[-1] * receptive
+
+
+def _truncated_normal(rng, shape, stddev):
+    values = rng.standard_normal(shape)
+    outside = np.abs(values) > 2
+    while outside.any():
+        values[outside] = rng.standard_normal(int(outside.sum()))
+        outside = np.abs(values) > 2
+    return values * stddev
+
+
+def _sample_numpy(initializer, full_shape, shape, rng):
+    """Sample like `initializer` for a variable of `full_shape`, or None if unknown."""
+    if isinstance(initializer, keras.initializers.VarianceScaling):
+        fan_in, fan_out = _fans(full_shape)
+        fan = {"fan_in": fan_in, "fan_out": fan_out}.get(initializer.mode, (fan_in + fan_out) / 2)
+        scale = initializer.scale / max(1.0, fan)
+        if initializer.distribution == "uniform":
+            limit = np.sqrt(3.0 * scale)
+            return rng.uniform(-limit, limit, shape)
+        if initializer.distribution == "untruncated_normal":
+            return rng.normal(0.0, np.sqrt(scale), shape)
+        return _truncated_normal(rng, shape, np.sqrt(scale) / 0.87962566103423978)
+    if isinstance(initializer, keras.initializers.RandomNormal):
+        return rng.normal(initializer.mean, initializer.stddev, shape)
+    if isinstance(initializer, keras.initializers.RandomUniform):
+        return rng.uniform(initializer.minval, initializer.maxval, shape)
+    if isinstance(initializer, keras.initializers.TruncatedNormal):
+        return initializer.mean + _truncated_normal(rng, shape, initializer.stddev)
+    if isinstance(initializer, keras.initializers.Zeros):
+        return np.zeros(shape)
+    return None
 
 
 class ZeroFanOut:

@@ -24,7 +24,6 @@ The optimizer's iteration count and learning-rate schedule are never touched.
 import warnings
 
 import keras
-import numpy as np
 
 # Slot kinds by the suffix Keras gives slot variable names.
 ZERO_SLOTS = frozenset(
@@ -72,9 +71,7 @@ def slots_by_variable(optimizer):
     for attribute, value in vars(optimizer).items():
         if attribute == "_trainable_variables" or not isinstance(value, (list, tuple)):
             continue
-        if len(value) != len(trainable) or not any(
-            isinstance(v, keras.Variable) for v in value
-        ):
+        if len(value) != len(trainable) or not any(isinstance(v, keras.Variable) for v in value):
             continue
         for slot, variable in zip(value, trainable):
             if isinstance(slot, keras.Variable) and tuple(slot.shape) == tuple(variable.shape):
@@ -139,10 +136,10 @@ def refresh_variable_index(optimizer, old_keys):
     base._trainable_variables_indices = {
         base._var_key(v): i for i, v in enumerate(base._trainable_variables)
     }
-    renamed = {old_keys[id(v)]: base._var_key(v) for v in base._trainable_variables if id(v) in old_keys}
+    renamed = {
+        old_keys[id(v)]: base._var_key(v) for v in base._trainable_variables if id(v) in old_keys
+    }
     excluded = getattr(base, "_exclude_from_weight_decay", None)
     if excluded:
         base._exclude_from_weight_decay = {renamed.get(key, key) for key in excluded}
     base._exclude_from_weight_decay_cache = {}
-
-

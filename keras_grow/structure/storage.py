@@ -46,9 +46,7 @@ def axis_slot_indices(layout, group, slots):
     """
     slots = np.asarray(slots, dtype=int)
     channels = layout.channels()
-    offsets = [
-        layout.segment_offset(i) for i, s in enumerate(layout.segments) if s.group is group
-    ]
+    offsets = [layout.segment_offset(i) for i, s in enumerate(layout.segments) if s.group is group]
     per_position = np.concatenate([offset + slots for offset in offsets])
     positions = np.arange(layout.positions)[:, None] * channels
     return (positions + per_position[None, :]).reshape(-1)

@@ -92,7 +92,7 @@ def test_zero_second_moments_would_overshoot():
     model.add_units("h1", 3)
     new_slots = model.active_units("h1")[-3:]
     h2 = model.get_layer("h2")
-    for slot, kind in optimizer_state.slots_by_variable(model.optimizer)[id(h2.kernel)]:
+    for slot, _ in optimizer_state.slots_by_variable(model.optimizer)[id(h2.kernel)]:
         value = keras.ops.convert_to_numpy(slot).copy()
         value[new_slots] = 0.0
         slot.assign(value)

@@ -33,10 +33,10 @@ def test_keras_file_round_trip_restores_outputs_widths_and_history(tmp_path):
     assert loaded.capacities() == model.capacities()
     assert loaded.structure_history == model.structure_history
     assert loaded.initial_widths == model.initial_widths
-    for training in (False, True):
+    for training in (False, True):  # training mode updates both models' BN statistics alike
         np.testing.assert_array_equal(
-            keras.ops.convert_to_numpy(loaded(x, training=False)),
-            keras.ops.convert_to_numpy(model(x, training=False)),
+            keras.ops.convert_to_numpy(loaded(x, training=training)),
+            keras.ops.convert_to_numpy(model(x, training=training)),
         )
     # The optimizer state came back too: one more identical step on both.
     model.fit(x[:16], y[:16], batch_size=16, epochs=1, shuffle=False, verbose=0)

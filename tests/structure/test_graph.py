@@ -32,7 +32,9 @@ def test_dense_chain_groups_and_output_frozen():
 def test_conv_batchnorm_pool_conv_carries_batchnorm():
     graph = analyze(build("conv_bn_pool"))
     group = graph.group_of_layer["c1"]
-    carriers = sorted(use.variable.path.split("/")[-1] for use in group.axis_uses if use.role == "carrier")
+    carriers = sorted(
+        use.variable.path.split("/")[-1] for use in group.axis_uses if use.role == "carrier"
+    )
     assert carriers == ["beta", "gamma", "moving_mean", "moving_variance"]
     assert _uses(graph, "c2", "consumer") == [("kernel", 2, 1)]
 

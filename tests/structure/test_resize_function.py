@@ -3,7 +3,14 @@
 import keras
 import numpy as np
 import pytest
-from topologies import GROUP_AXES, INPUT_SHAPES, TESTED_LAYER, build, delete_units_by_hand, sample_inputs
+from topologies import (
+    GROUP_AXES,
+    INPUT_SHAPES,
+    TESTED_LAYER,
+    build,
+    delete_units_by_hand,
+    sample_inputs,
+)
 
 import keras_grow
 
@@ -14,7 +21,9 @@ def _trained(name, growth_factor=2.0, seed=0):
     """A DynamicModel of `name` after a few Adam steps (non-trivial BN statistics)."""
     keras.utils.set_random_seed(seed)
     model = keras_grow.DynamicModel(build(name), growth_factor=growth_factor, seed=seed)
-    model.compile(keras.optimizers.Adam(1e-2), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.compile(
+        keras.optimizers.Adam(1e-2), keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    )
     x = sample_inputs(name, 32, seed=1)
     y = np.arange(32) % 3
     model.fit(x, y, batch_size=8, epochs=1, verbose=0)
