@@ -23,6 +23,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_grow.structure import activation_taps
 from keras_grow.structure import graph as graph_lib
 from keras_grow.structure import initializers as unit_initializers
 from keras_grow.structure import optimizer_state, storage, unit_specs
@@ -40,6 +41,7 @@ class _State:
         self.axis_masks = {}  # AxisUse -> tf.Variable over the axis
         self.gradient_masks = {}  # id(variable) -> [(tf.Variable, axis)]
         self.width_variables = {}  # group name -> scalar tf.Variable
+        self.taps = None  # ActivationTaps, see DynamicModel.watch
 
 
 @keras.saving.register_keras_serializable(package="keras_grow")
@@ -241,6 +243,67 @@ class DynamicModel(keras.Model):
                 self._relayout(group, len(slot_map), slot_map=slot_map)
                 self._record(group.name, "compact", group.capacity, reason)
 
+    # ------------------------------------------------------------- activations
+
+    def watch(self, layer_names, buffer_size=1024, rows_per_step=128):
+        """Record post-activations of `layer_names` during training.
+
+        The train step keeps, for each layer, a ring buffer of the last
+        `buffer_size` rows of its post-activations (after batch norm and
+        activation layers; for convolutions each spatial position is a row).
+        This costs one scatter per layer and step, no extra forward pass.
+        Calling `watch` again replaces the previous set of layers.
+
+        Args:
+            layer_names: producer layers to record.
+            buffer_size: rows kept per layer (should exceed the layer width).
+            rows_per_step: rows written per layer and step (evenly spaced
+                among the batch's rows).
+        """
+        layer_names = list(layer_names)
+        known = set(self.widths())
+        for name in layer_names:
+            if name not in known:
+                raise ValueError(
+                    f"layer_names contains {name!r}, which is not a producer layer; "
+                    f"expected names among {sorted(known)}."
+                )
+        buffer_size = _check_count(buffer_size, "buffer_size")
+        rows_per_step = _check_count(rows_per_step, "rows_per_step")
+        self._state.taps = activation_taps.ActivationTaps(
+            self, layer_names, buffer_size, rows_per_step
+        )
+        self._reset_compiled_functions()
+
+    def unwatch(self):
+        """Stop recording activations."""
+        if self._state.taps is not None:
+            self._state.taps = None
+            self._reset_compiled_functions()
+
+    def activations(self, layer_name):
+        """Recorded post-activations of `layer_name`: array (rows, width), active units only.
+
+        Rows are those written since the last `reset_activations(layer_name)`
+        (at most the buffer size), in buffer order.
+        """
+        taps = self._watched(layer_name)
+        return taps.rows(layer_name, self._group_of(layer_name).active_slots)
+
+    def reset_activations(self, layer_name):
+        """Forget the rows recorded so far for `layer_name` (e.g. after it grew)."""
+        self._watched(layer_name).reset(layer_name)
+
+    def _watched(self, layer_name):
+        taps = self._state.taps
+        if taps is None or layer_name not in taps.layer_names:
+            watched = [] if taps is None else taps.layer_names
+            raise ValueError(
+                f"layer_name={layer_name!r} is not watched; call model.watch([...]) first "
+                f"(watched: {watched})."
+            )
+        return taps
+
     # ------------------------------------------------------------ training step
 
     def train_step(self, data):
@@ -248,8 +311,12 @@ class DynamicModel(keras.Model):
         from keras.src.losses import loss as loss_module
 
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        taps = self._state.taps
         with tf.GradientTape() as tape:
-            y_pred = self(x, training=True)
+            if taps is None:
+                y_pred = self(x, training=True)
+            else:
+                y_pred, tapped = taps.forward(x, training=True)
             loss = self._compute_loss(
                 x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True
             )
@@ -262,6 +329,8 @@ class DynamicModel(keras.Model):
         weights = self.trainable_weights
         gradients = self._mask_gradients(weights, tape.gradient(loss, weights))
         self.optimizer.apply_gradients(zip(gradients, weights))
+        if taps is not None:
+            taps.record(tapped)
         logs = self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
         if self.log_widths:
             for name, variable in self._state.width_variables.items():
@@ -505,6 +574,10 @@ class DynamicModel(keras.Model):
             storage.replace_storage(variable, value, strategy)
             for slot, slot_value in slots:
                 storage.replace_storage(slot, slot_value, strategy)
+        taps = self._state.taps
+        for layer in group.producers if taps is not None else ():
+            if layer.name in taps.layer_names:
+                taps.relayout(layer.name, slot_map, strategy)
         group.active = np.where(slot_map >= 0, group.active[np.maximum(slot_map, 0)], False)
         group.capacity = len(slot_map)
         for layer in group.producers:
