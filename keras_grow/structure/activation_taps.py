@@ -16,9 +16,7 @@ The buffers span the layer's whole capacity; readers take the active units
 """
 
 import keras
-import numpy as np
 import tensorflow as tf
-
 
 # Layers applied after a producer that still belong to its "post-activation".
 _POST_ACTIVATION_LAYERS = (

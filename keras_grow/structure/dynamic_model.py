@@ -23,10 +23,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_grow.structure import activation_taps
+from keras_grow.structure import activation_taps, optimizer_state, storage, unit_specs
 from keras_grow.structure import graph as graph_lib
 from keras_grow.structure import initializers as unit_initializers
-from keras_grow.structure import optimizer_state, storage, unit_specs
 from keras_grow.structure.events import StructureEvent
 
 _STRUCTURE_KEY = "keras_grow_structure"
