@@ -23,7 +23,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_grow.structure import activation_taps, optimizer_state, storage, unit_specs
+from keras_grow.structure import activation_taps, optimizer_state, storage, unit_edits
 from keras_grow.structure import graph as graph_lib
 from keras_grow.structure import initializers as unit_initializers
 from keras_grow.structure.events import StructureEvent
@@ -452,23 +452,6 @@ class DynamicModel(keras.Model):
     def _grown_capacity(self, group, needed):
         return max(needed, math.ceil(group.capacity * self.growth_factor))
 
-    def _uses_by_variable(self, group):
-        by_variable = {}
-        for use in group.axis_uses:
-            by_variable.setdefault(id(use.variable), (use.variable, []))[1].append(use)
-        return list(by_variable.values())
-
-    def _other_axes_mask(self, variable, use):
-        """Float mask of `variable`, broadcastable, over its unit axes other than `use`'s."""
-        mask = np.ones([1] * len(variable.shape), dtype=np.float32)
-        for other in self._state.graph.uses_of_variable(variable):
-            if other.role == "carrier" or other.axis == use.axis:
-                continue
-            shape = [1] * len(variable.shape)
-            shape[other.axis] = -1
-            mask = mask * storage.axis_mask(other.layout).reshape(shape)
-        return mask
-
     def _optimizer_slots(self):
         if not optimizer_state.is_built(getattr(self, "optimizer", None)):
             return {}
@@ -479,80 +462,18 @@ class DynamicModel(keras.Model):
         return np.random.default_rng([self.seed, len(self._state.history)])
 
     def _activate(self, group, slots, values):
-        """Write new units into free `slots`.
-
-        Inactive slots hold zero optimizer state (their gradients are masked),
-        so only slots with a non-zero starting rule are written.
-        """
-        rng = self._event_rng()
-        slot_table = self._optimizer_slots()
-        existing_slots = group.active_slots
-        group.active[slots] = True
-        for variable, uses in self._uses_by_variable(group):
-            value = keras.ops.convert_to_numpy(variable).copy()
-            for use in uses:
-                indices = storage.axis_slot_indices(use.layout, group, slots)
-                if use.role == "carrier":
-                    update = _carrier_reset(use, len(indices), rng)
-                else:  # entries reading inactive units elsewhere must stay zero
-                    shape = list(value.shape)
-                    shape[use.axis] = len(indices)
-                    update = np.broadcast_to(values.get(use, 0.0), shape)
-                    update = update * self._other_axes_mask(variable, use)
-                storage.set_axis(value, use.axis, indices, update)
-            variable.assign(value)
-            for slot, kind in slot_table.get(id(variable), ()):
-                if kind in optimizer_state.ZERO_SLOTS:
-                    continue
-                slot_value = keras.ops.convert_to_numpy(slot).copy()
-                for use in uses:
-                    indices = storage.axis_slot_indices(use.layout, group, slots)
-                    existing = storage.axis_slot_indices(use.layout, group, existing_slots)
-                    new = optimizer_state.new_slot_values(
-                        kind,
-                        np.moveaxis(storage.take_axis(slot_value, use.axis, existing), use.axis, 0),
-                        np.moveaxis(storage.take_axis(value, use.axis, indices), use.axis, 0),
-                    )
-                    update = np.moveaxis(
-                        np.broadcast_to(
-                            new, (len(indices), *np.delete(slot_value.shape, use.axis))
-                        ),
-                        0,
-                        use.axis,
-                    )
-                    storage.set_axis(slot_value, use.axis, indices, update)
-                slot.assign(slot_value)
+        unit_edits.activate(
+            self._state.graph, group, slots, values, self._optimizer_slots(), self._event_rng()
+        )
         self._update_masks(group)
 
     def _deactivate(self, group, slots):
-        slot_table = self._optimizer_slots()
-        for variable, uses in self._uses_by_variable(group):
-            value = keras.ops.convert_to_numpy(variable).copy()
-            slot_values = [
-                (slot, keras.ops.convert_to_numpy(slot).copy())
-                for slot, _ in slot_table.get(id(variable), ())
-            ]
-            for use in uses:
-                indices = storage.axis_slot_indices(use.layout, group, slots)
-                fill = use.reset if use.role == "carrier" and _is_number(use.reset) else 0.0
-                storage.set_axis(value, use.axis, indices, fill)
-                for _, slot_value in slot_values:
-                    storage.set_axis(slot_value, use.axis, indices, 0.0)
-            variable.assign(value)
-            for slot, slot_value in slot_values:
-                slot.assign(slot_value)
-        group.active[slots] = False
+        unit_edits.deactivate(group, slots, self._optimizer_slots())
         self._update_masks(group)
 
     def _relayout(self, group, capacity, slot_map=None):
-        """Reallocate `group`'s variables (and optimizer slots) to `capacity` slots.
-
-        `slot_map[i]` is the old slot copied into new slot `i` (-1: a fresh,
-        inactive slot). By default old slots keep their positions.
-        """
-        if slot_map is None:
-            kept = min(group.capacity, capacity)
-            slot_map = np.concatenate([np.arange(kept), -np.ones(capacity - kept, dtype=int)])
+        """Reallocate `group` to `capacity` slots (see `unit_edits.reallocate`)."""
+        slot_map = unit_edits.default_slot_map(group, capacity) if slot_map is None else slot_map
         slot_map = np.asarray(slot_map, dtype=int)
         slot_table = self._optimizer_slots()
         optimizer = getattr(self, "optimizer", None)
@@ -560,27 +481,11 @@ class DynamicModel(keras.Model):
             optimizer_state.variable_keys(optimizer, self.trainable_variables) if slot_table else {}
         )
         strategy = self.distribute_strategy
-        for variable, uses in self._uses_by_variable(group):
-            value = keras.ops.convert_to_numpy(variable)
-            slots = [
-                (s, keras.ops.convert_to_numpy(s)) for s, _ in slot_table.get(id(variable), ())
-            ]
-            for use in uses:
-                source = storage.axis_source_map(use.layout, group, slot_map)
-                fill = use.reset if use.role == "carrier" and _is_number(use.reset) else 0.0
-                value = storage.gather_axis(value, use.axis, source, fill)
-                slots = [(s, storage.gather_axis(v, use.axis, source, 0.0)) for s, v in slots]
-            storage.replace_storage(variable, value, strategy)
-            for slot, slot_value in slots:
-                storage.replace_storage(slot, slot_value, strategy)
+        unit_edits.reallocate(group, slot_map, slot_table, strategy)
         taps = self._state.taps
         for layer in group.producers if taps is not None else ():
             if layer.name in taps.layer_names:
                 taps.relayout(layer.name, slot_map, strategy)
-        group.active = np.where(slot_map >= 0, group.active[np.maximum(slot_map, 0)], False)
-        group.capacity = len(slot_map)
-        for layer in group.producers:
-            unit_specs.set_width(layer, unit_specs.unit_spec(layer), group.capacity)
         self._refresh_symbolic_shapes()
         if slot_table:
             optimizer_state.refresh_variable_index(optimizer, old_keys)
@@ -665,16 +570,6 @@ def _graph_endpoints(base):
     inputs = base.inputs[0] if len(base.inputs) == 1 else base.inputs
     outputs = base.outputs[0] if len(base.outputs) == 1 else base.outputs
     return inputs, outputs
-
-
-def _is_number(value):
-    return isinstance(value, numbers.Real)
-
-
-def _carrier_reset(use, count, rng):
-    if _is_number(use.reset):
-        return float(use.reset)
-    return unit_initializers.draw_entries(getattr(use.layer, use.reset), use, count, rng)
 
 
 def _check_count(value, name):
