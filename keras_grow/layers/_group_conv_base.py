@@ -6,9 +6,10 @@ from keras import ops
 
 from keras_grow import groups
 from keras_grow.layers import _group_kernels as gk
+from keras_grow.layers._expanded_conv import ExpandedKernelConv
 
 
-class GroupConvBase(keras.layers.Layer):
+class GroupConvBase(ExpandedKernelConv, keras.layers.Layer):
     """Regular group convolution computed as one gather and one `ops.conv`.
 
     Subclasses set `_lifting` and document the public signature.
@@ -122,35 +123,7 @@ class GroupConvBase(keras.layers.Layer):
             return None
         return ops.take(self.bias, self._bias_index)
 
-    def call(self, inputs):
-        outputs = ops.conv(
-            inputs,
-            self.expanded_kernel(),
-            strides=self.strides,
-            padding=self.padding,
-            data_format="channels_last",
-        )
-        if self.use_bias:
-            outputs = outputs + self.expanded_bias()
-        return self.activation(outputs)
-
-    def compute_output_shape(self, input_shape):
-        h = gk.conv_output_length(
-            input_shape[1], self.kernel_size[0], self.strides[0], self.padding
-        )
-        w = gk.conv_output_length(
-            input_shape[2], self.kernel_size[1], self.strides[1], self.padding
-        )
-        return (input_shape[0], h, w, self.output_channels)
-
     # ---------------------------------------------------------------- morphisms
-    def _require_built(self, method):
-        if not self.built:
-            raise ValueError(
-                f"Layer {self.name!r} must be built before `{method}()`; call it on an input "
-                "or call `build(input_shape)` first."
-            )
-
     def relax(self, subgroup, keep_layout=True, name=None):
         """Equivariance relaxation morphism (Maile's thesis, eqs. 4-10).
 

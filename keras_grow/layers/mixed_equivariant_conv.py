@@ -6,6 +6,7 @@ from keras import ops
 
 from keras_grow import groups as group_lib
 from keras_grow.layers import _group_kernels as gk
+from keras_grow.layers._expanded_conv import ExpandedKernelConv
 from keras_grow.layers.group_conv import GroupConv2D
 from keras_grow.layers.lifting_conv import LiftingConv2D
 
@@ -13,7 +14,7 @@ DEFAULT_GROUPS = ("C1", "C2", "C4", "D1", "D2", "D4")
 
 
 @keras.saving.register_keras_serializable(package="keras_grow")
-class MixedEquivariantConv(keras.layers.Layer):
+class MixedEquivariantConv(ExpandedKernelConv, keras.layers.Layer):
     """Weighted sum of convolutions equivariant to different groups, as ONE convolution.
 
     The [G]-mixed equivariant layer (eqs. 11-12 of Maile's thesis, ch. 4):
@@ -255,35 +256,7 @@ class MixedEquivariantConv(keras.layers.Layer):
         flat = ops.concatenate([b * z[i] for i, b in enumerate(self.component_biases)])
         return ops.sum(ops.take(flat, self._bias_index), axis=0)
 
-    def call(self, inputs):
-        outputs = ops.conv(
-            inputs,
-            self.expanded_kernel(),
-            strides=self.strides,
-            padding=self.padding,
-            data_format="channels_last",
-        )
-        if self.use_bias:
-            outputs = outputs + self.expanded_bias()
-        return self.activation(outputs)
-
-    def compute_output_shape(self, input_shape):
-        h = gk.conv_output_length(
-            input_shape[1], self.kernel_size[0], self.strides[0], self.padding
-        )
-        w = gk.conv_output_length(
-            input_shape[2], self.kernel_size[1], self.strides[1], self.padding
-        )
-        return (input_shape[0], h, w, self.output_channels)
-
     # ------------------------------------------------------------- conversions
-    def _require_built(self, method):
-        if not self.built:
-            raise ValueError(
-                f"Layer {self.name!r} must be built before `{method}()`; call it on an input "
-                "or call `build(input_shape)` first."
-            )
-
     def component_layers(self):
         """The components as separate, built layers, without the weights z.
 
