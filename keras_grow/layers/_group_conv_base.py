@@ -178,6 +178,36 @@ class GroupConvBase(ExpandedKernelConv, keras.layers.Layer):
             relaxed.bias.assign(gk.solve_parameters(relaxed._bias_index, bias, relaxed.filters))
         return relaxed
 
+    def relax_in_place(self, subgroup):
+        """Apply the relaxation morphism to this layer itself (same output, same name).
+
+        The layer becomes equivariant to `subgroup` only, with
+        `filters * |G:G'|` fields; its output is unchanged. Its variables are
+        *not* reassigned here: the caller gives them the returned values
+        (`DynamicModel.relax` does, also migrating optimizer state).
+
+        Returns:
+            `{attribute: (new_value, source)}` for `kernel` (and `bias`):
+            `source[j]` is the index, in the old flattened parameter, of the
+            parameter that new parameter `j` copies.
+        """
+        relaxed = self.relax(subgroup, keep_layout=True, name=self.name)
+        updates = {
+            "kernel": (
+                ops.convert_to_numpy(relaxed.kernel),
+                _copied_from(self._kernel_index, relaxed._kernel_index, relaxed.kernel.shape),
+            )
+        }
+        if self.use_bias:
+            updates["bias"] = (
+                ops.convert_to_numpy(relaxed.bias),
+                _copied_from(self._bias_index, relaxed._bias_index, relaxed.bias.shape),
+            )
+            self._bias_index = relaxed._bias_index
+        self.group, self.filters = relaxed.group, relaxed.filters
+        self._kernel_index = relaxed._kernel_index
+        return updates
+
     def export(self, name=None):
         """An equivalent plain `keras.layers.Conv2D`, built, with the expanded weights.
 
@@ -221,3 +251,10 @@ class GroupConvBase(ExpandedKernelConv, keras.layers.Layer):
         if not self._lifting:
             config["input_layout"] = self.input_layout.name
         return config
+
+
+def _copied_from(old_index, new_index, new_shape):
+    """For each new parameter, the old parameter it copies (both index the same expansion)."""
+    source = np.empty(int(np.prod(new_shape)), dtype=np.int64)
+    source[np.asarray(new_index).reshape(-1)] = np.asarray(old_index).reshape(-1)
+    return source

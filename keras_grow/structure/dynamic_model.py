@@ -41,6 +41,7 @@ class _State:
         self.gradient_masks = {}  # id(variable) -> [(tf.Variable, axis)]
         self.width_variables = {}  # group name -> scalar tf.Variable
         self.taps = None  # ActivationTaps, see DynamicModel.watch
+        self.relaxations = {}  # layer name -> group name, see DynamicModel.relax
 
 
 @keras.saving.register_keras_serializable(package="keras_grow")
@@ -242,6 +243,46 @@ class DynamicModel(keras.Model):
                 self._relayout(group, len(slot_map), slot_map=slot_map)
                 self._record(group.name, "compact", group.capacity, reason)
 
+    def relax(self, layer_name, subgroup, reason="manual"):
+        """Relax a group convolution's equivariance to `subgroup`, keeping its function.
+
+        The equivariance relaxation morphism (Maile's thesis, eqs. 4-10) applied
+        in place: `layer_name` (a `LiftingConv2D` or `GroupConv2D`) becomes
+        equivariant only to `subgroup` G' <= G, with `|G:G'|` times as many
+        fields and untied weights; its output, and so the model's, is
+        unchanged, and downstream layers need no change. Each optimizer slot
+        entry of a new parameter starts from the parameter it copies.
+
+        Args:
+            layer_name: a group-convolution layer of the model.
+            subgroup: name of a subgroup of the layer's group, e.g. `"C4"`.
+            reason: recorded in `structure_history`.
+        """
+        layer = self._layer(layer_name)
+        if not callable(getattr(layer, "relax_in_place", None)):
+            raise ValueError(
+                f"layer_name={layer_name!r} is a {type(layer).__name__}, which has no "
+                "relaxation morphism; expected a LiftingConv2D or GroupConv2D layer."
+            )
+        slot_table = self._optimizer_slots()
+        old_keys = (
+            optimizer_state.variable_keys(self.optimizer, self.trainable_variables)
+            if slot_table
+            else {}
+        )
+        updates = layer.relax_in_place(subgroup)  # validates `subgroup` before changing anything
+        for attribute, (value, source) in updates.items():
+            variable = getattr(layer, attribute)
+            for slot, _ in slot_table.get(id(variable), ()):
+                copied = keras.ops.convert_to_numpy(slot).reshape(-1)[source].reshape(value.shape)
+                storage.replace_storage(slot, copied, self.distribute_strategy)
+            storage.replace_storage(variable, value, self.distribute_strategy)
+        if slot_table:
+            optimizer_state.refresh_variable_index(self.optimizer, old_keys)
+        self._state.relaxations[layer_name] = layer.group.name
+        self._reset_compiled_functions()
+        self._record(layer_name, "relax", layer.filters, reason)
+
     # ------------------------------------------------------------- activations
 
     def watch(self, layer_names, buffer_size=1024, rows_per_step=128):
@@ -403,9 +444,14 @@ class DynamicModel(keras.Model):
             "history": [event.to_dict() for event in self._state.history],
             "seed": self.seed,
             "initial_widths": self._state.initial_widths,
+            "relaxations": dict(self._state.relaxations),
         }
 
     def _apply_structure_config(self, structure):
+        for name, group in structure.get("relaxations", {}).items():
+            if self._layer(name).group.name != group:
+                self.relax(name, group)
+            self._state.relaxations[name] = group
         for name, saved in structure["groups"].items():
             group = self._group_of(name)
             if saved["capacity"] != group.capacity:
@@ -439,6 +485,14 @@ class DynamicModel(keras.Model):
                 f"expected one of the producer layers {sorted(groups)}."
             )
         return groups[layer_name]
+
+    def _layer(self, layer_name):
+        if not isinstance(layer_name, str) or layer_name not in [l.name for l in self.layers]:
+            raise ValueError(
+                f"layer_name={layer_name!r} is not a layer of model '{self.name}'; expected "
+                f"one of {[layer.name for layer in self.layers]}."
+            )
+        return self.get_layer(layer_name)
 
     def _growable_group(self, layer_name, action):
         group = self._group_of(layer_name)
