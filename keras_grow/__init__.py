@@ -17,6 +17,7 @@ from keras_grow import (  # noqa: E402
     datasets,
     groups,
     layers,
+    search,
     structure,
 )
 from keras_grow.structure import DynamicModel  # noqa: E402
@@ -30,5 +31,6 @@ __all__ = [
     "datasets",
     "groups",
     "layers",
+    "search",
     "structure",
 ]

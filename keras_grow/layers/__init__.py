@@ -1,5 +1,6 @@
 """Custom Keras layers of keras_grow."""
 
+from keras_grow.layers.autoencoder_unit import AutoencoderUnit as AutoencoderUnit
 from keras_grow.layers.group_batch_norm import GroupBatchNormalization as GroupBatchNormalization
 from keras_grow.layers.group_conv import GroupConv2D as GroupConv2D
 from keras_grow.layers.group_pooling import GroupPooling as GroupPooling
