@@ -593,10 +593,10 @@ class DynamicModel(keras.Model):
         """Refresh gradient masks and width logs (of `group` only, if given)."""
         for use, mask in self._state.axis_masks.items():
             if group is None or group in use.layout.groups():
-                mask.assign(storage.axis_mask(use.layout))
+                mask.assign(storage.axis_mask(use.layout), read_value=False)
         for each in self._state.graph.groups if group is None else [group]:
             if each.name in self._state.width_variables:
-                self._state.width_variables[each.name].assign(float(each.width))
+                self._state.width_variables[each.name].assign(float(each.width), read_value=False)
 
     def _reset_compiled_functions(self):
         if getattr(self, "optimizer", None) is not None:

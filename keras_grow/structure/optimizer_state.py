@@ -102,20 +102,20 @@ def check_supported(optimizer):
     base._keras_grow_checked = True
 
 
-def new_slot_values(kind, existing, new_weights):
+def new_slot_values(kind, existing_mean, new_weights):
     """Values for the new entries of one slot along a unit axis.
 
     Args:
         kind: the slot kind.
-        existing: the slot's entries of the existing units, with the unit axis
-            first (shape `(units, ...)`); may have zero units.
-        new_weights: the new entries of the model variable (for `average`).
+        existing_mean: the slot's mean over the existing units along the unit
+            axis (unit axis first, of size 1), or `None` if there are none.
+        new_weights: the new entries of the model variable, unit axis first.
 
     Returns:
         A scalar or an array broadcastable to the new entries (unit axis first).
     """
     if kind in SECOND_MOMENT_SLOTS:
-        return existing.mean(axis=0, keepdims=True) if existing.shape[0] else 0.0
+        return 0.0 if existing_mean is None else existing_mean
     if kind in COPY_SLOTS:
         return new_weights
     return 0.0

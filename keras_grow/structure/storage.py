@@ -102,3 +102,59 @@ def replace_storage(variable, value, strategy=None):
         variable._initialize(value)
     variable._shape = tuple(int(d) for d in value.shape)
     variable._ndim = len(variable._shape)
+
+
+_MAX_RUNS = 8  # beyond this many separate runs of slots, one full write is cheaper
+
+
+def contiguous_runs(indices):
+    """`[(start, stop, offset)]`: runs of consecutive `indices`, `offset` into `indices`."""
+    indices = np.asarray(indices, dtype=int)
+    if indices.size == 0:
+        return []
+    breaks = np.flatnonzero(np.diff(indices) != 1) + 1
+    starts = np.concatenate([[0], breaks])
+    stops = np.concatenate([breaks, [indices.size]])
+    return [(int(indices[a]), int(indices[b - 1]) + 1, int(a)) for a, b in zip(starts, stops)]
+
+
+def write_entries(variable, axis, indices, update):
+    """Write `update` at `indices` along `axis` of a Keras variable, in place.
+
+    Only the written entries are touched (a strided-slice assignment per run
+    of consecutive indices), so the cost does not grow with the variable's
+    size. Distributed variables, and indices scattered over many runs, take
+    one full read-modify-write instead.
+    """
+    import tensorflow as tf
+
+    target = variable.value
+    shape = list(variable.shape)
+    slice_shape = list(shape)
+    slice_shape[axis] = len(indices)
+    update = np.broadcast_to(np.asarray(update, dtype=variable.dtype), slice_shape)
+    runs = contiguous_runs(indices)
+    if isinstance(target, tf.distribute.DistributedValues) or len(runs) > _MAX_RUNS:
+        value = np.array(target.numpy())
+        set_axis(value, axis, indices, update)
+        target.assign(value, read_value=False)
+        return
+    for start, stop, offset in runs:
+        begin, end = np.zeros(len(shape), np.int64), np.array(shape, np.int64)
+        begin[axis], end[axis] = start, stop
+        part = take_axis(update, axis, slice(offset, offset + stop - start))
+        tf.raw_ops.ResourceStridedSliceAssign(
+            ref=target.handle,
+            begin=begin,
+            end=end,
+            strides=np.ones(len(shape), np.int64),
+            value=part,
+        )
+
+
+def mean_entries(variable, axis, indices):
+    """Mean of a Keras variable's entries at `indices` along `axis` (kept as size 1)."""
+    import tensorflow as tf
+
+    taken = tf.gather(variable.value, np.asarray(indices, dtype=np.int64), axis=axis)
+    return tf.reduce_mean(taken, axis=axis, keepdims=True).numpy()

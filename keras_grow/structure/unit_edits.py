@@ -44,61 +44,50 @@ def activate(graph, group, slots, values, slot_table, rng):
 
     `values` maps fan-in/fan-out axis uses to the new entries (see
     `initializers.NewUnits`); missing uses start at zero, carriers at their
-    reset values. Only optimizer slots with a non-zero starting rule are
-    written: the rest are zero already (see the module invariant).
+    reset values. Only the new units' entries are written, and only optimizer
+    slots with a non-zero starting rule: the rest are zero already (see the
+    module invariant).
     """
     existing_slots = group.active_slots
     group.active[slots] = True
     for variable, uses in uses_by_variable(group):
-        value = keras.ops.convert_to_numpy(variable).copy()
+        written = []
         for use in uses:
             indices = storage.axis_slot_indices(use.layout, group, slots)
+            shape = list(variable.shape)
+            shape[use.axis] = len(indices)
             if use.role == "carrier":
-                update = _carrier_reset(use, len(indices), rng)
+                update = np.broadcast_to(_carrier_reset(use, len(indices), rng), shape)
             else:  # entries reading inactive units elsewhere must stay zero
-                shape = list(value.shape)
-                shape[use.axis] = len(indices)
                 update = np.broadcast_to(values.get(use, 0.0), shape)
                 update = update * other_axes_mask(graph, variable, use)
-            storage.set_axis(value, use.axis, indices, update)
-        variable.assign(value)
+            storage.write_entries(variable, use.axis, indices, update)
+            written.append((use, indices, update))
         for slot, kind in slot_table.get(id(variable), ()):
             if kind not in optimizer_state.ZERO_SLOTS:
-                _start_slot(slot, kind, uses, group, slots, existing_slots, value)
+                for use, indices, update in written:
+                    _start_slot(slot, kind, use, group, existing_slots, indices, update)
 
 
-def _start_slot(slot, kind, uses, group, slots, existing_slots, weights):
-    slot_value = keras.ops.convert_to_numpy(slot).copy()
-    for use in uses:
-        indices = storage.axis_slot_indices(use.layout, group, slots)
-        existing = storage.axis_slot_indices(use.layout, group, existing_slots)
-        new = optimizer_state.new_slot_values(
-            kind,
-            np.moveaxis(storage.take_axis(slot_value, use.axis, existing), use.axis, 0),
-            np.moveaxis(storage.take_axis(weights, use.axis, indices), use.axis, 0),
-        )
-        other_dims = np.delete(slot_value.shape, use.axis)
-        update = np.moveaxis(np.broadcast_to(new, (len(indices), *other_dims)), 0, use.axis)
-        storage.set_axis(slot_value, use.axis, indices, update)
-    slot.assign(slot_value)
+def _start_slot(slot, kind, use, group, existing_slots, indices, update):
+    existing = storage.axis_slot_indices(use.layout, group, existing_slots)
+    mean = storage.mean_entries(slot, use.axis, existing) if existing.size else None
+    unit_first = np.moveaxis(update, use.axis, 0)
+    new = optimizer_state.new_slot_values(
+        kind, None if mean is None else np.moveaxis(mean, use.axis, 0), unit_first
+    )
+    new = np.broadcast_to(new, unit_first.shape)
+    storage.write_entries(slot, use.axis, indices, np.moveaxis(new, 0, use.axis))
 
 
 def deactivate(group, slots, slot_table):
     """Clear `slots` of `group` (weights, optimizer state) and mark them inactive."""
     for variable, uses in uses_by_variable(group):
-        value = keras.ops.convert_to_numpy(variable).copy()
-        slot_values = [
-            (slot, keras.ops.convert_to_numpy(slot).copy())
-            for slot, _ in slot_table.get(id(variable), ())
-        ]
         for use in uses:
             indices = storage.axis_slot_indices(use.layout, group, slots)
-            storage.set_axis(value, use.axis, indices, _fill(use))
-            for _, slot_value in slot_values:
-                storage.set_axis(slot_value, use.axis, indices, 0.0)
-        variable.assign(value)
-        for slot, slot_value in slot_values:
-            slot.assign(slot_value)
+            storage.write_entries(variable, use.axis, indices, _fill(use))
+            for slot, _ in slot_table.get(id(variable), ()):
+                storage.write_entries(slot, use.axis, indices, 0.0)
     group.active[slots] = False
 
 
