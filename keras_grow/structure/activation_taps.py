@@ -16,7 +16,10 @@ The buffers span the layer's whole capacity; readers take the active units
 """
 
 import keras
+import numpy as np
 import tensorflow as tf
+
+from keras_grow.structure import storage
 
 # Layers applied after a producer that still belong to its "post-activation".
 _POST_ACTIVATION_LAYERS = (
@@ -71,8 +74,8 @@ class ActivationTaps:
         capacities = model.capacities()
         with model.distribute_strategy.scope():
             for name in self.layer_names:
-                self.buffers[name] = tf.Variable(
-                    tf.zeros((self.buffer_size, capacities[name])), trainable=False
+                self.buffers[name] = storage.dynamic_variable(
+                    np.zeros((self.buffer_size, capacities[name]), np.float32), trainable=False
                 )
                 self.positions[name] = tf.Variable(0, dtype=tf.int64, trainable=False)
                 self.filled[name] = tf.Variable(0, dtype=tf.int64, trainable=False)
@@ -98,10 +101,7 @@ class ActivationTaps:
         self.positions[name].assign(0)
         self.filled[name].assign(0)
 
-    def relayout(self, name, slot_map, strategy):
+    def relayout(self, name, slot_map):
         """Follow a reallocation of `name`'s group: gather the unit columns."""
-        from keras_grow.structure import storage
-
         value = storage.gather_axis(self.buffers[name].numpy(), 1, slot_map, 0.0)
-        with strategy.scope():
-            self.buffers[name] = tf.Variable(value, trainable=False)
+        storage.assign_any_shape(self.buffers[name], value)

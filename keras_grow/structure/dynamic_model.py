@@ -119,6 +119,7 @@ class DynamicModel(keras.Model):
         self._state = _State(graph_lib.analyze(self))
         self._state.initial_widths = self.widths()
         self._build_masks()
+        self._update_masks()
 
     # ------------------------------------------------------------------ queries
 
@@ -377,6 +378,61 @@ class DynamicModel(keras.Model):
                 logs[f"width_{name}"] = tf.identity(variable)
         return logs
 
+    def make_train_function(self, force=False):
+        if self._ensure_dynamic_storage():
+            force = True
+        return super().make_train_function(force=force)
+
+    def make_test_function(self, force=False):
+        if self._ensure_dynamic_storage():
+            force = True
+        return super().make_test_function(force=force)
+
+    def make_predict_function(self, force=False):
+        if self._ensure_dynamic_storage():
+            force = True
+        return super().make_predict_function(force=force)
+
+    def _ensure_dynamic_storage(self):
+        """Give growable variables (and their optimizer slots) re-assignable storage.
+
+        Done before compiled functions are made, so that they capture the
+        final resources: every DynamicModel then computes the same way,
+        whatever its history, and reallocations need no new resources.
+
+        Returns:
+            True if any storage was replaced (existing functions are stale).
+        """
+        variables = {
+            id(use.variable): use.variable
+            for group in self._state.graph.groups
+            if group.growable
+            for use in group.axis_uses
+        }
+        optimizer = getattr(self, "optimizer", None)
+        if optimizer is not None and not optimizer.built:
+            # Keras builds optimizers lazily inside the first step; build it
+            # now so its slots get re-assignable storage too.
+            optimizer.build(self.trainable_variables)
+        slot_table = self._optimizer_slots()
+        targets = list(variables.values()) + [
+            slot for v in variables.values() for slot, _ in slot_table.get(id(v), ())
+        ]
+        static = [v for v in targets if v.value.shape.is_fully_defined()]
+        if not static:
+            return False
+        old_keys = (
+            optimizer_state.variable_keys(optimizer, self.trainable_variables) if slot_table else {}
+        )
+        for variable in static:
+            storage.replace_storage(
+                variable, keras.ops.convert_to_numpy(variable), self.distribute_strategy
+            )
+        if slot_table:
+            optimizer_state.refresh_variable_index(optimizer, old_keys)
+        self.train_function = self.test_function = self.predict_function = None
+        return True
+
     def _mask_gradients(self, weights, gradients):
         masked = []
         for weight, gradient in zip(weights, gradients):
@@ -535,16 +591,17 @@ class DynamicModel(keras.Model):
             optimizer_state.variable_keys(optimizer, self.trainable_variables) if slot_table else {}
         )
         strategy = self.distribute_strategy
-        unit_edits.reallocate(group, slot_map, slot_table, strategy)
+        retrace = unit_edits.reallocate(group, slot_map, slot_table, strategy)
         taps = self._state.taps
         for layer in group.producers if taps is not None else ():
             if layer.name in taps.layer_names:
-                taps.relayout(layer.name, slot_map, strategy)
+                taps.relayout(layer.name, slot_map)
         self._refresh_symbolic_shapes()
         if slot_table:
             optimizer_state.refresh_variable_index(optimizer, old_keys)
-        self._build_masks()
-        self._reset_compiled_functions()
+        self._update_masks()
+        if retrace:
+            self._reset_compiled_functions()
 
     def _refresh_symbolic_shapes(self):
         """Make the graph's symbolic shapes and layers' input specs match widths."""
@@ -567,33 +624,32 @@ class DynamicModel(keras.Model):
                             axes[axis] = tensor.shape[-1]
 
     def _build_masks(self):
-        """Create the per-axis gradient masks and width variables (traced state)."""
+        """Create the per-axis gradient masks and width variables (traced state).
+
+        Masks have unknown dimensions, so a reallocation re-assigns them.
+        """
         state = self._state
         trainable = {id(v) for v in self.trainable_variables}
         with self.distribute_strategy.scope():
-            state.axis_masks = {}
-            state.gradient_masks = {}
             for use in state.graph.axis_uses:
                 if use.role == "carrier" or id(use.variable) not in trainable:
                     continue
                 if not any(g.growable for g in use.layout.groups()):
                     continue
-                mask = tf.Variable(storage.axis_mask(use.layout), trainable=False)
+                mask = storage.dynamic_variable(storage.axis_mask(use.layout), trainable=False)
                 state.axis_masks[use] = mask
                 state.gradient_masks.setdefault(id(use.variable), []).append((mask, use.axis))
-            if not state.width_variables:
-                state.width_variables = {
-                    group.name: tf.Variable(float(group.width), trainable=False)
-                    for group in state.graph.groups
-                    if group.growable
-                }
-        self._update_masks()
+            state.width_variables = {
+                group.name: tf.Variable(float(group.width), trainable=False)
+                for group in state.graph.groups
+                if group.growable
+            }
 
     def _update_masks(self, group=None):
         """Refresh gradient masks and width logs (of `group` only, if given)."""
         for use, mask in self._state.axis_masks.items():
             if group is None or group in use.layout.groups():
-                mask.assign(storage.axis_mask(use.layout), read_value=False)
+                storage.assign_any_shape(mask, storage.axis_mask(use.layout))
         for each in self._state.graph.groups if group is None else [group]:
             if each.name in self._state.width_variables:
                 self._state.width_variables[each.name].assign(float(each.width), read_value=False)

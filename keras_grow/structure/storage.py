@@ -7,6 +7,8 @@ shape. Everything else in this module is index arithmetic on `Layout`s:
 which physical entries of an axis belong to which unit slot.
 """
 
+import contextlib
+
 import numpy as np
 
 
@@ -88,20 +90,49 @@ def take_axis(value, axis, indices):
 
 
 def replace_storage(variable, value, strategy=None):
-    """Give the Keras `variable` a new value of a (possibly) new shape.
+    """Give the Keras `variable` a value of a (possibly) new shape, in place.
 
     The Keras variable object is kept: layers, optimizers and trackers that
-    hold it see the new storage. Compiled functions that captured the old
-    storage must be rebuilt by the caller.
+    hold it see the new value. The first call gives it a backing
+    `tf.Variable` of unknown dimensions (a new resource: compiled functions
+    that captured the old one must be rebuilt); later calls assign the new
+    value to that same resource, so functions stay valid (unless they baked
+    the old shape in) and the old buffer is freed at once.
+
+    Returns:
+        True if a new resource was created.
     """
+
     value = np.asarray(value, dtype=variable.dtype)
-    if strategy is not None:
-        with strategy.scope():
-            variable._initialize(value)
+    target = variable._value
+    created = target.shape.is_fully_defined()
+    if created:
+        with strategy.scope() if strategy is not None else contextlib.nullcontext():
+            variable._value = dynamic_variable(
+                value,
+                trainable=variable.trainable,
+                name=variable.name,
+                aggregation=variable._map_aggregation(variable.aggregation),
+                synchronization=variable._map_synchronization(variable.synchronization),
+            )
     else:
-        variable._initialize(value)
+        target.assign(value, read_value=False)
     variable._shape = tuple(int(d) for d in value.shape)
     variable._ndim = len(variable._shape)
+    return created
+
+
+def dynamic_variable(value, **kwargs):
+    """A `tf.Variable` of known rank and unknown dimensions (re-assignable to any shape)."""
+    import tensorflow as tf
+
+    value = np.asarray(value)
+    return tf.Variable(value, shape=tf.TensorShape([None] * value.ndim), **kwargs)
+
+
+def assign_any_shape(target, value):
+    """Assign `value` to a `tf.Variable` made by `dynamic_variable`."""
+    target.assign(np.asarray(value, dtype=target.dtype.as_numpy_dtype), read_value=False)
 
 
 _MAX_RUNS = 8  # beyond this many separate runs of slots, one full write is cheaper

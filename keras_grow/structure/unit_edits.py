@@ -102,8 +102,13 @@ def reallocate(group, slot_map, slot_table, strategy):
 
     `slot_map[i]` is the old slot copied into new slot `i` (-1: a fresh,
     inactive slot). The Keras variable objects are kept; their storage is
-    replaced, so compiled functions must be rebuilt afterwards.
+    replaced (see `storage.replace_storage`).
+
+    Returns:
+        True if compiled functions must be rebuilt: a variable got a new
+        resource, or a layer of the group bakes its width into its `call`.
     """
+    created = False
     for variable, uses in uses_by_variable(group):
         value = keras.ops.convert_to_numpy(variable)
         slots = [(s, keras.ops.convert_to_numpy(s)) for s, _ in slot_table.get(id(variable), ())]
@@ -111,13 +116,15 @@ def reallocate(group, slot_map, slot_table, strategy):
             source = storage.axis_source_map(use.layout, group, slot_map)
             value = storage.gather_axis(value, use.axis, source, _fill(use))
             slots = [(s, storage.gather_axis(v, use.axis, source, 0.0)) for s, v in slots]
-        storage.replace_storage(variable, value, strategy)
+        created |= storage.replace_storage(variable, value, strategy)
         for slot, slot_value in slots:
-            storage.replace_storage(slot, slot_value, strategy)
+            created |= storage.replace_storage(slot, slot_value, strategy)
     group.active = np.where(slot_map >= 0, group.active[np.maximum(slot_map, 0)], False)
     group.capacity = len(slot_map)
     for layer in group.producers:
         unit_specs.set_width(layer, unit_specs.unit_spec(layer), group.capacity)
+    layers = {id(use.layer): use.layer for use in group.axis_uses}.values()
+    return created or any(unit_specs.unit_spec(layer).width_in_call for layer in layers)
 
 
 def _fill(use):

@@ -54,6 +54,10 @@ class UnitSpec:
             the new units' fan-out into the layer itself.
         width_attribute: the attribute (or tuple of attributes) holding the
             number of output units (`"units"`, `"filters"`), for producers.
+        width_in_call: whether the layer's `call` builds shapes from its
+            width attributes (e.g. reshapes its bias to `(1, 1, 1, filters)`),
+            so that a compiled function must be retraced when the width's
+            allocation changes. `True` unless known otherwise.
     """
 
     produces: tuple = ()
@@ -61,6 +65,7 @@ class UnitSpec:
     carries: tuple = ()
     recurrent: tuple = ()
     width_attribute: str | tuple | None = None
+    width_in_call: bool = True
 
     @property
     def is_producer(self):
@@ -76,6 +81,7 @@ def _dense_spec(layer):
         produces=(("kernel", -1), ("bias", 0)),
         consumes=(("kernel", 0),),
         width_attribute="units",
+        width_in_call=False,  # matmul and bias add only
     )
 
 
@@ -114,6 +120,7 @@ def _spec_of_cell(spec):
         carries=prefixed(spec.carries),
         recurrent=prefixed(spec.recurrent),
         width_attribute=tuple("cell." + w for w in widths) + ("state_size",),
+        width_in_call=spec.width_in_call,
     )
 
 
@@ -126,7 +133,8 @@ def _batch_norm_spec(layer):
             ("beta", 0, 0.0),
             ("moving_mean", 0, 0.0),
             ("moving_variance", 0, 1.0),
-        )
+        ),
+        width_in_call=False,  # broadcasts from the input's (dynamic) shape
     )
 
 
