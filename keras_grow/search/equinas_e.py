@@ -445,13 +445,17 @@ class EquiNASE(keras_tuner.Tuner):
         model.compile(optimizer=optimizer, loss=self.loss, metrics=list(self.metrics))
 
     # ---------------------------------------------------------------- trials
+    def search(self, *fit_args, **fit_kwargs):
+        """Run the evolution; arguments go to every stint's `model.fit`.
+
+        `validation_data` (a `(x, y)` tuple or a dataset of batches) is
+        required: selection uses the validation accuracy.
+        """
+        _probe_batch(fit_kwargs.get("validation_data"))
+        return super().search(*fit_args, **fit_kwargs)
+
     def run_trial(self, trial, *args, **kwargs):
-        validation_data = kwargs.pop("validation_data", None)
-        if validation_data is None:
-            raise ValueError(
-                "EquiNASE.search needs `validation_data` (a (x, y) tuple or a tf.data.Dataset "
-                "of batches): selection uses the validation accuracy; received None."
-            )
+        validation_data = kwargs.pop("validation_data")
         probe = _probe_batch(validation_data)
         values = trial.hyperparameters.values
         mutation_error = 0.0
@@ -497,7 +501,9 @@ def _probe_batch(validation_data, size=8):
         return np.asarray(x)[:size]
     if isinstance(validation_data, (tuple, list)) and len(validation_data) >= 2:
         return np.asarray(validation_data[0][:size])
-    raise TypeError(
-        "`validation_data` must be a (x, y) tuple or a tf.data.Dataset of (x, y) batches; "
-        f"received {type(validation_data).__name__}."
+    error = ValueError if validation_data is None else TypeError
+    raise error(
+        "EquiNASE.search needs `validation_data`, a (x, y) tuple or a tf.data.Dataset of "
+        f"(x, y) batches (selection uses the validation accuracy); received "
+        f"{type(validation_data).__name__}."
     )
