@@ -1,9 +1,9 @@
 """The thesis' 8-convolution backbone with a pluggable convolution (private).
 
-`keras_grow.applications.EquivariantCNN` builds the same network from plain
-group convolutions; the search methods need the same skeleton with other
-convolutions (mixed layers for EquiNAS_D, residual pathways for RPP), and the
-package layering forbids `search` from importing `applications`.
+`keras_grow.applications.EquivariantCNN` builds it from plain group
+convolutions, the search methods with other convolutions (mixed layers for
+EquiNAS_D, residual pathways for RPP). It lives here because `applications`
+may import `search`, not the reverse.
 """
 
 import keras
@@ -23,6 +23,9 @@ def build_backbone(
     pool_after,
     classifier_activation,
     name,
+    include_top=True,
+    pooling=None,
+    batch_norm_momentum=0.9,
 ):
     """Lifting + 7 convolutions, group batch norm, symmetric pooling, invariant head.
 
@@ -30,6 +33,10 @@ def build_backbone(
         conv_factory: `conv_factory(index, channels, lifting, name)` returns a
             layer writing `channels` channels in `layout_group`'s layout.
         layout_group: group whose channel layout every feature map follows.
+        batch_norm_momentum: momentum of every batch norm. 0.9 is PyTorch's
+            default (its `momentum=0.1`), as in the thesis; with Keras' 0.99
+            the moving statistics lag so far behind after a few hundred steps
+            that inference-mode accuracy stays near chance.
         Others: as in `keras_grow.applications.EquivariantCNN`.
     """
     layout = groups.get(layout_group)
@@ -52,7 +59,9 @@ def build_backbone(
         channels = width if index <= 4 else 2 * width
         conv_name = "lift_conv1" if index == 1 else f"gconv{index}"
         x = conv_factory(index, channels, index == 1, conv_name)(x)
-        x = GroupBatchNormalization(layout.name, name=f"gbn{index}")(x)
+        x = GroupBatchNormalization(layout.name, momentum=batch_norm_momentum, name=f"gbn{index}")(
+            x
+        )
         x = keras.layers.ReLU(name=f"relu{index}")(x)
         if index in pool_after:
             if size is not None and size < 2:
@@ -63,10 +72,18 @@ def build_backbone(
             window = 3 if size is not None and size % 2 else 2
             x = keras.layers.AveragePooling2D(window, strides=2, name=f"pool{index}")(x)
             size = None if size is None else (size - window) // 2 + 1
-    x = GroupPooling(layout.name, reduction="mean", name="group_pool")(x)
-    x = keras.layers.GlobalAveragePooling2D(name="spatial_pool")(x)
-    x = keras.layers.Dense(dense_units, use_bias=False, name="fc1")(x)
-    x = keras.layers.BatchNormalization(name="fc1_bn")(x)
-    x = keras.layers.ReLU(name="fc1_relu")(x)
-    outputs = keras.layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
-    return keras.Model(inputs, outputs, name=name)
+    if include_top or pooling is not None:
+        reduction = "max" if pooling == "max" and not include_top else "mean"
+        x = GroupPooling(layout.name, reduction=reduction, name="group_pool")(x)
+        spatial = (
+            keras.layers.GlobalMaxPooling2D
+            if reduction == "max"
+            else keras.layers.GlobalAveragePooling2D
+        )
+        x = spatial(name="spatial_pool")(x)
+    if include_top:
+        x = keras.layers.Dense(dense_units, use_bias=False, name="fc1")(x)
+        x = keras.layers.BatchNormalization(momentum=batch_norm_momentum, name="fc1_bn")(x)
+        x = keras.layers.ReLU(name="fc1_relu")(x)
+        x = keras.layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
+    return keras.Model(inputs, x, name=name)
