@@ -6,13 +6,17 @@ Measured in one process (issue "DynamicModel", performance section):
    `interval` steps up to 256-256 (24 events, so a run lasts 24 * interval
    steps), against the static 784-256-256-10 model trained for the same steps.
    Both sides start from a fresh model, so both pay their first trace; the
-   ratio is growing wall-clock / static wall-clock. Two growing variants:
+   ratio is growing wall-clock / static wall-clock. Three growing variants:
    default geometric capacity (growth_factor=2: 64 -> 128 -> 256, two
-   reallocations) and capacity reserved up front (`ScheduledGrowth(reserve=True)`).
+   reallocations, each retracing), capacity reserved up front
+   (`ScheduledGrowth(reserve=True)`), and geometric with
+   `reassignable_storage=True` (reallocations in place, no retrace).
 2. The cost of one resize event, in ms: within capacity (the `add_units` call)
    and with reallocation (the call plus the retrace paid by the next step),
    for the MLP and for VGG-11 at 1/4 width on 32x32x3.
 3. Resident memory across 1 000 resize events (plus 20 reallocate/compact cycles).
+4. Steady-state step time of the 256-256 MLP: plain Keras, DynamicModel, and
+   DynamicModel with reassignable storage (the price of unknown shapes).
 
 Run: `python benchmarks/bench_resize_overhead.py [--quick]`.
 """
@@ -60,13 +64,17 @@ def timed_fit(model, data, steps, callbacks=()):
 
 def run_ratio(interval, data, repeats):
     steps = 24 * interval
-    rows = {"static": [], "growing": [], "growing_reserved": []}
+    rows = {"static": [], "growing": [], "growing_reserved": [], "growing_reassignable": []}
     for _ in range(repeats):
         keras.utils.set_random_seed(0)
         rows["static"].append(timed_fit(compiled(mlp(256)), data, steps))
-        for variant, reserve in (("growing", False), ("growing_reserved", True)):
+        for variant, reserve, reassignable in (
+            ("growing", False, False),
+            ("growing_reserved", True, False),
+            ("growing_reassignable", False, True),
+        ):
             keras.utils.set_random_seed(0)
-            model = compiled(keras_grow.DynamicModel(mlp(64)))
+            model = compiled(keras_grow.DynamicModel(mlp(64), reassignable_storage=reassignable))
             schedule = keras_grow.callbacks.ScheduledGrowth(
                 every=interval, units=8, max_units=256, reserve=reserve
             )
@@ -80,7 +88,9 @@ def run_ratio(interval, data, repeats):
         "growing_s": medians["growing"],
         "growing_reserved_s": medians["growing_reserved"],
         "ratio": medians["growing"] / medians["static"],
+        "growing_reassignable_s": medians["growing_reassignable"],
         "ratio_reserved": medians["growing_reserved"] / medians["static"],
+        "ratio_reassignable": medians["growing_reassignable"] / medians["static"],
     }
 
 
@@ -158,6 +168,22 @@ def memory_over_events(data, events, cycles):
     }
 
 
+def step_times(data, steps=100, repeats=7):
+    """Median ms per step at 256-256: plain, DynamicModel, reassignable storage."""
+    models = {
+        "plain": compiled(mlp(256)),
+        "dynamic_model": compiled(keras_grow.DynamicModel(mlp(256))),
+        "reassignable": compiled(keras_grow.DynamicModel(mlp(256), reassignable_storage=True)),
+    }
+    times = {name: [] for name in models}
+    for model in models.values():
+        model.fit(data, steps_per_epoch=20, epochs=1, verbose=0)
+    for _ in range(repeats):  # interleaved, so load changes hit all alike
+        for name, model in models.items():
+            times[name].append(timed_fit(model, data, steps) / steps)
+    return {name: 1e3 * statistics.median(t) for name, t in times.items()}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats and intervals")
@@ -172,7 +198,9 @@ def main():
         print(
             f"interval {interval:>3}: {row['steps']:>5} steps  static {row['static_s']:.2f}s  "
             f"growing {row['growing_s']:.2f}s (ratio {row['ratio']:.2f})  "
-            f"reserved {row['growing_reserved_s']:.2f}s (ratio {row['ratio_reserved']:.2f})",
+            f"reserved {row['growing_reserved_s']:.2f}s (ratio {row['ratio_reserved']:.2f})  "
+            f"reassignable {row['growing_reassignable_s']:.2f}s "
+            f"(ratio {row['ratio_reassignable']:.2f})",
             flush=True,
         )
     keras.utils.set_random_seed(0)
@@ -192,6 +220,12 @@ def main():
             f"{cost['reallocation_with_retrace_ms']:.0f} ms",
             flush=True,
         )
+    results["step_ms"] = step_times(data)
+    print(
+        "step time 256-256: "
+        + ", ".join(f"{name} {ms:.2f} ms" for name, ms in results["step_ms"].items()),
+        flush=True,
+    )
     results["memory"] = memory_over_events(data, 1000 if not args.quick else 300, 20)
     memory = results["memory"]
     print(

@@ -82,6 +82,14 @@ class DynamicModel(keras.Model):
             run resumed from a checkpoint draws the same numbers. If `None`,
             drawn from NumPy's global generator (`keras.utils.set_random_seed`
             makes it reproducible).
+        reassignable_storage: give growable variables storage of unknown
+            dimensions, so that a reallocation assigns in place: no retrace
+            for groups whose layers do not bake their width into `call`
+            (Dense, BatchNormalization), and old buffers freed at once. The
+            price is slower steps (about 25 % for an MLP on CPU, measured in
+            `benchmarks/bench_resize_overhead.py`), so it pays only when
+            reallocations are frequent. By default (`False`) a reallocation
+            makes new variables and retraces once.
         **kwargs: passed to `keras.Model` (e.g. `name`).
 
     Example:
@@ -100,7 +108,15 @@ class DynamicModel(keras.Model):
     ```
     """
 
-    def __init__(self, *args, growth_factor=2.0, log_widths=True, seed=None, **kwargs):
+    def __init__(
+        self,
+        *args,
+        growth_factor=2.0,
+        log_widths=True,
+        seed=None,
+        reassignable_storage=False,
+        **kwargs,
+    ):
         if len(args) == 1 and isinstance(args[0], keras.Model) and "inputs" not in kwargs:
             base = args[0]
             inputs, outputs = _graph_endpoints(base)
@@ -114,6 +130,7 @@ class DynamicModel(keras.Model):
             )
         self.growth_factor = float(growth_factor)
         self.log_widths = bool(log_widths)
+        self.reassignable_storage = bool(reassignable_storage)
         # NumPy's global generator, so that keras.utils.set_random_seed applies.
         self.seed = int(np.random.randint(2**31 - 1)) if seed is None else int(seed)  # noqa: NPY002
         self._state = _State(graph_lib.analyze(self))
@@ -379,30 +396,32 @@ class DynamicModel(keras.Model):
         return logs
 
     def make_train_function(self, force=False):
-        if self._ensure_dynamic_storage():
+        if self._ensure_reassignable_storage():
             force = True
         return super().make_train_function(force=force)
 
     def make_test_function(self, force=False):
-        if self._ensure_dynamic_storage():
+        if self._ensure_reassignable_storage():
             force = True
         return super().make_test_function(force=force)
 
     def make_predict_function(self, force=False):
-        if self._ensure_dynamic_storage():
+        if self._ensure_reassignable_storage():
             force = True
         return super().make_predict_function(force=force)
 
-    def _ensure_dynamic_storage(self):
-        """Give growable variables (and their optimizer slots) re-assignable storage.
+    def _ensure_reassignable_storage(self):
+        """With `reassignable_storage`, convert growable variables and their slots.
 
         Done before compiled functions are made, so that they capture the
-        final resources: every DynamicModel then computes the same way,
-        whatever its history, and reallocations need no new resources.
+        final resources: the model then computes the same way whatever its
+        history, and reallocations need no new resources.
 
         Returns:
             True if any storage was replaced (existing functions are stale).
         """
+        if not self.reassignable_storage:
+            return False
         variables = {
             id(use.variable): use.variable
             for group in self._state.graph.groups
@@ -426,7 +445,10 @@ class DynamicModel(keras.Model):
         )
         for variable in static:
             storage.replace_storage(
-                variable, keras.ops.convert_to_numpy(variable), self.distribute_strategy
+                variable,
+                keras.ops.convert_to_numpy(variable),
+                self.distribute_strategy,
+                reassignable=True,
             )
         if slot_table:
             optimizer_state.refresh_variable_index(optimizer, old_keys)
@@ -456,6 +478,7 @@ class DynamicModel(keras.Model):
             growth_factor=self.growth_factor,
             log_widths=self.log_widths,
             seed=self.seed,
+            reassignable_storage=self.reassignable_storage,
             structure=self._structure_config(),
         )
         return config
@@ -464,13 +487,17 @@ class DynamicModel(keras.Model):
     def from_config(cls, config, custom_objects=None):
         config = dict(config)
         options = {
-            key: config.pop(key) for key in ("growth_factor", "log_widths", "seed") if key in config
+            key: config.pop(key)
+            for key in ("growth_factor", "log_widths", "seed", "reassignable_storage")
+            if key in config
         }
         structure = config.pop("structure", None)
         model = super().from_config(config, custom_objects=custom_objects)
         model.growth_factor = float(options.get("growth_factor", model.growth_factor))
         model.log_widths = bool(options.get("log_widths", model.log_widths))
         model.seed = options.get("seed", model.seed)
+        model.reassignable_storage = bool(options.get("reassignable_storage", False))
+        model._build_masks()  # masks follow the storage mode
         if structure is not None:
             model._apply_structure_config(structure)
         return model
@@ -591,7 +618,9 @@ class DynamicModel(keras.Model):
             optimizer_state.variable_keys(optimizer, self.trainable_variables) if slot_table else {}
         )
         strategy = self.distribute_strategy
-        retrace = unit_edits.reallocate(group, slot_map, slot_table, strategy)
+        retrace = unit_edits.reallocate(
+            group, slot_map, slot_table, strategy, self.reassignable_storage
+        )
         taps = self._state.taps
         for layer in group.producers if taps is not None else ():
             if layer.name in taps.layer_names:
@@ -599,6 +628,8 @@ class DynamicModel(keras.Model):
         self._refresh_symbolic_shapes()
         if slot_table:
             optimizer_state.refresh_variable_index(optimizer, old_keys)
+        if retrace and not self.reassignable_storage:
+            self._build_masks()  # static masks of the new shapes
         self._update_masks()
         if retrace:
             self._reset_compiled_functions()
@@ -626,30 +657,34 @@ class DynamicModel(keras.Model):
     def _build_masks(self):
         """Create the per-axis gradient masks and width variables (traced state).
 
-        Masks have unknown dimensions, so a reallocation re-assigns them.
+        With `reassignable_storage` masks have unknown dimensions and a
+        reallocation re-assigns them; otherwise they are rebuilt with it.
         """
         state = self._state
         trainable = {id(v) for v in self.trainable_variables}
+        make = storage.dynamic_variable if self.reassignable_storage else tf.Variable
+        state.axis_masks, state.gradient_masks = {}, {}
         with self.distribute_strategy.scope():
             for use in state.graph.axis_uses:
                 if use.role == "carrier" or id(use.variable) not in trainable:
                     continue
                 if not any(g.growable for g in use.layout.groups()):
                     continue
-                mask = storage.dynamic_variable(storage.axis_mask(use.layout), trainable=False)
+                mask = make(storage.axis_mask(use.layout), trainable=False)
                 state.axis_masks[use] = mask
                 state.gradient_masks.setdefault(id(use.variable), []).append((mask, use.axis))
-            state.width_variables = {
-                group.name: tf.Variable(float(group.width), trainable=False)
-                for group in state.graph.groups
-                if group.growable
-            }
+            if not state.width_variables:
+                state.width_variables = {
+                    group.name: tf.Variable(float(group.width), trainable=False)
+                    for group in state.graph.groups
+                    if group.growable
+                }
 
     def _update_masks(self, group=None):
         """Refresh gradient masks and width logs (of `group` only, if given)."""
         for use, mask in self._state.axis_masks.items():
             if group is None or group in use.layout.groups():
-                storage.assign_any_shape(mask, storage.axis_mask(use.layout))
+                mask.assign(storage.axis_mask(use.layout), read_value=False)
         for each in self._state.graph.groups if group is None else [group]:
             if each.name in self._state.width_variables:
                 self._state.width_variables[each.name].assign(float(each.width), read_value=False)

@@ -89,26 +89,29 @@ def take_axis(value, axis, indices):
     return value[tuple(index)]
 
 
-def replace_storage(variable, value, strategy=None):
+def replace_storage(variable, value, strategy=None, reassignable=False):
     """Give the Keras `variable` a value of a (possibly) new shape, in place.
 
     The Keras variable object is kept: layers, optimizers and trackers that
-    hold it see the new value. The first call gives it a backing
-    `tf.Variable` of unknown dimensions (a new resource: compiled functions
-    that captured the old one must be rebuilt); later calls assign the new
-    value to that same resource, so functions stay valid (unless they baked
-    the old shape in) and the old buffer is freed at once.
+    hold it see the new value. If its backing `tf.Variable` already has
+    unknown dimensions (see `dynamic_variable`), the value is assigned to that
+    same resource: compiled functions stay valid (unless they baked the old
+    shape in) and the old buffer is freed at once. Otherwise a new backing
+    variable is created (with unknown dimensions if `reassignable`), and
+    compiled functions that captured the old one must be rebuilt.
 
     Returns:
         True if a new resource was created.
     """
+    import tensorflow as tf
 
     value = np.asarray(value, dtype=variable.dtype)
     target = variable._value
     created = target.shape.is_fully_defined()
     if created:
+        make = dynamic_variable if reassignable else tf.Variable
         with strategy.scope() if strategy is not None else contextlib.nullcontext():
-            variable._value = dynamic_variable(
+            variable._value = make(
                 value,
                 trainable=variable.trainable,
                 name=variable.name,

@@ -97,7 +97,7 @@ def default_slot_map(group, capacity):
     return np.concatenate([np.arange(kept), -np.ones(capacity - kept, dtype=int)])
 
 
-def reallocate(group, slot_map, slot_table, strategy):
+def reallocate(group, slot_map, slot_table, strategy, reassignable=False):
     """Give `group`'s variables and slots `len(slot_map)` unit slots, in place.
 
     `slot_map[i]` is the old slot copied into new slot `i` (-1: a fresh,
@@ -116,9 +116,9 @@ def reallocate(group, slot_map, slot_table, strategy):
             source = storage.axis_source_map(use.layout, group, slot_map)
             value = storage.gather_axis(value, use.axis, source, _fill(use))
             slots = [(s, storage.gather_axis(v, use.axis, source, 0.0)) for s, v in slots]
-        created |= storage.replace_storage(variable, value, strategy)
+        created |= storage.replace_storage(variable, value, strategy, reassignable)
         for slot, slot_value in slots:
-            created |= storage.replace_storage(slot, slot_value, strategy)
+            created |= storage.replace_storage(slot, slot_value, strategy, reassignable)
     group.active = np.where(slot_map >= 0, group.active[np.maximum(slot_map, 0)], False)
     group.capacity = len(slot_map)
     for layer in group.producers:

@@ -155,8 +155,9 @@ def test_network_save_load_round_trip(tmp_path):
 
 def test_set_layout_moves_fields_only():
     soh = SelfOrganizingHierarchy(layout="flat", seed=0, **TINY)
-    other = SelfOrganizingHierarchy(layout="flat", seed=0, code_locations=[(0, 4), (0, 6), (2, 4)],
-                                    **TINY).layout
+    other = SelfOrganizingHierarchy(
+        layout="flat", seed=0, code_locations=[(0, 4), (0, 6), (2, 4)], **TINY
+    ).layout
     with pytest.raises(ValueError, match="only fields can move"):
         soh.set_layout(other)
     with pytest.raises(ValueError, match=r"fields\[2\]\[0\]=\(3, 0\)"):

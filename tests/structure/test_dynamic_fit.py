@@ -102,3 +102,33 @@ def test_predict_and_evaluate_follow_the_new_structure():
     np.testing.assert_allclose(model.predict(x, verbose=0), before, atol=1e-5)
     loss, _ = model.evaluate(x, y, verbose=0)
     assert np.isfinite(loss)
+
+
+def test_reassignable_storage_reallocates_dense_groups_without_retracing():
+    keras.utils.set_random_seed(0)
+    model = keras_grow.DynamicModel(build("mlp"), reassignable_storage=True, seed=0)
+    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    x = sample_inputs("mlp", 32)
+    y = np.arange(32) % 3
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0)
+    function = model.train_function
+    before = model.predict(x, verbose=0)
+    model.add_units("h1", 20)  # beyond capacity 6: reallocation, in place
+    assert model.capacities()["h1"] >= 26
+    np.testing.assert_allclose(model.predict(x, verbose=0), before, atol=1e-5)
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0)
+    assert model.train_function is function
+    assert model.get_layer("h1").kernel.shape == (12, model.capacities()["h1"])
+
+
+def test_reassignable_storage_still_retraces_layers_that_bake_their_width():
+    keras.utils.set_random_seed(0)
+    model = keras_grow.DynamicModel(build("conv_flatten_dense"), reassignable_storage=True)
+    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    x, y = _data()
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0)
+    function = model.train_function
+    model.add_units("c1", 20)  # Conv2D reshapes its bias with `filters`
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0)
+    assert model.train_function is not function
+    assert model.widths()["c1"] == 25
