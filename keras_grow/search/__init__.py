@@ -3,11 +3,6 @@
 from keras_grow.search.equinas_d import ArchitectureHistory as ArchitectureHistory
 from keras_grow.search.equinas_d import EquiNASD as EquiNASD
 from keras_grow.search.equinas_d import MixedEquivariantCNN as MixedEquivariantCNN
-from keras_grow.search.equinas_e import EquiNASE as EquiNASE
-from keras_grow.search.equinas_e import EquiNASEOracle as EquiNASEOracle
-from keras_grow.search.equinas_e import pareto_front as pareto_front
-from keras_grow.search.equinas_e import select_population as select_population
-from keras_grow.search.equinas_e import valid_mutations as valid_mutations
 from keras_grow.search.rpp import RPPCNN as RPPCNN
 from keras_grow.search.rpp import ResidualPathwayConv as ResidualPathwayConv
 from keras_grow.search.self_organizing import SelfOrganizingHierarchy as SelfOrganizingHierarchy
@@ -21,3 +16,20 @@ from keras_grow.search.soh_meta import MetaRule as MetaRule
 from keras_grow.search.soh_meta import RandomSearch as RandomSearch
 from keras_grow.search.soh_network import HierarchyNetwork as HierarchyNetwork
 from keras_grow.search.soh_readout import LogisticReadout as LogisticReadout
+
+# EquiNAS_E builds on keras-tuner (the `tuner` extra): imported on first use.
+_EQUINAS_E_NAMES = (
+    "EquiNASE",
+    "EquiNASEOracle",
+    "pareto_front",
+    "select_population",
+    "valid_mutations",
+)
+
+
+def __getattr__(name):
+    if name in _EQUINAS_E_NAMES:
+        from keras_grow.search import equinas_e
+
+        return getattr(equinas_e, name)
+    raise AttributeError(f"module 'keras_grow.search' has no attribute {name!r}")
