@@ -1,14 +1,15 @@
 """URN speed: train step vs a four-matmul floor, extracted-MLP inference, regulariser share.
 
 Run: `python benchmarks/bench_urn.py [--sizes 500 2000 5000] [--batch 128] [--repeats 7]`.
-Everything runs in one process; every timing is the median of `--repeats` calls of a
-compiled (tf.function) step after two warm-up calls.
+Everything runs in one process; every timing is the median (and min) of `--repeats`
+calls of a compiled (tf.function) step after two warm-up calls, the variants interleaved.
 
-1. Train step of `URNLayer(size=S, iterations=4)` inside `model.train_on_batch` (Adam,
-   c_W and c_N on) vs the cost floor: the forward and backward pass of four dense S x S
-   matmuls (with ReLU) on a batch, gradient w.r.t. the matrix only, no optimizer.
-2. The regularisers' share of the URN step (step with c_W, c_N vs without) and of the
-   synaptic-length penalty for a geometric URN (dense-cached and tiled).
+1. Step of `URNLayer(size=S, iterations=4)` with c_W and c_N vs the cost floor: the
+   forward and backward pass of four dense S x S matmuls (with ReLU) on a batch, gradient
+   w.r.t. the matrix only, no optimizer. Reported for the URN's forward+backward alone
+   ("grad") and for the whole Keras train step with Adam ("train"), with the share of the
+   train step spent on each regulariser (c_N includes the full last update it needs).
+2. The synaptic-length penalty's share for a geometric URN (dense-cached and tiled).
 3. Inference of a URN that contains the paper's emergent MLP (10-115-4-3-2, Fig. 3)
    vs the explicit MLP returned by `extract_structure(...).to_keras()`.
 """
@@ -32,8 +33,8 @@ D_IN, D_OUT, ITERATIONS = 10, 2, 4
 
 
 def median_times(fns, repeats, warmup=2):
-    """Median time of each function; calls are interleaved round by round so that a
-    change in machine load affects every variant alike."""
+    """(median, min) time of each function; calls are interleaved round by round so that
+    a change in machine load affects every variant alike."""
     for fn in fns.values():
         for _ in range(warmup):
             fn()
@@ -43,7 +44,15 @@ def median_times(fns, repeats, warmup=2):
             start = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(values) for name, values in times.items()}
+    return {name: (statistics.median(v), min(v)) for name, v in times.items()}
+
+
+def fmt(t):
+    return f"{1e3 * t[0]:7.1f} ({1e3 * t[1]:7.1f})"
+
+
+def ratio(a, b):
+    return f"{a[0] / b[0]:.2f} ({a[1] / b[1]:.2f})"
 
 
 def floor_step(size, batch):
@@ -79,6 +88,20 @@ def urn_model(size, weight_l1, activity_l1, input_shape=(D_IN,), **kwargs):
         keras.losses.SparseCategoricalCrossentropy(from_logits=True),
     )
     return model
+
+
+def gradient_step(model, batch):
+    """Forward + backward of the URN model with its regularisers, no optimizer."""
+    x = tf.random.normal((batch, *model.inputs[0].shape[1:]))
+    kernel = model.layers[-1].kernel
+
+    @tf.function
+    def step():
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(model(x)) + tf.add_n(model.losses)
+        return tape.gradient(loss, kernel)
+
+    return lambda: step().numpy()
 
 
 def train_step(model, batch):
@@ -118,23 +141,31 @@ def main():
     print(f"TF {tf.__version__}, Keras {keras.__version__}, batch {args.batch}, ", end="")
     print(f"median of {args.repeats}")
 
-    print("\n1-2. train step (ms): URN with c_W, c_N | URN without | 4-matmul floor")
+    print(
+        "\n1. step time, ms: median (min). floor = fwd+bwd of 4 dense S x S matmuls;"
+        "\n   grad = URN fwd+bwd with c_W, c_N, no optimizer; train = Keras train step, Adam"
+    )
     for size in args.sizes:
         t = median_times(
             {
                 "floor": floor_step(size, args.batch),
-                "urn": train_step(urn_model(size, 5e-7, 2e-5), args.batch),
-                "plain": train_step(urn_model(size, 0.0, 0.0), args.batch),
+                "grad": gradient_step(urn_model(size, 5e-7, 2e-5), args.batch),
+                "train": train_step(urn_model(size, 5e-7, 2e-5), args.batch),
+                "train c_W only": train_step(urn_model(size, 5e-7, 0.0), args.batch),
+                "train no reg": train_step(urn_model(size, 0.0, 0.0), args.batch),
             },
             args.repeats,
         )
+        print(f"  S={size}: " + ", ".join(f"{k} {fmt(v)}" for k, v in t.items()))
+        share_w = (t["train c_W only"][0] - t["train no reg"][0]) / t["train"][0]
+        share_n = (t["train"][0] - t["train c_W only"][0]) / t["train"][0]
         print(
-            f"  S={size:5d}: {1e3 * t['urn']:8.1f} | {1e3 * t['plain']:8.1f} | "
-            f"{1e3 * t['floor']:8.1f}   ratio URN/floor = {t['urn'] / t['floor']:.2f}"
-            f"   regulariser share = {100 * (t['urn'] - t['plain']) / t['urn']:.0f}%"
+            f"    ratio grad/floor = {ratio(t['grad'], t['floor'])}, "
+            f"train/floor = {ratio(t['train'], t['floor'])}; "
+            f"share of the train step: c_W {100 * share_w:.0f}%, c_N {100 * share_n:.0f}%"
         )
 
-    print("\n2. synaptic-length penalty (geometry 20x20 grid x 5 planes, S=2000), step ms")
+    print("\n2. train step with the synaptic-length penalty (20 x 20 grid x 5 planes, S=2000)")
     geometry = URNGeometry((20, 20), depth=5)
     spatial = {"geometry": geometry, "input_shape": (20, 20)}
     syn = {"synaptic_l1": 1e-6}
@@ -151,11 +182,8 @@ def main():
         args.repeats,
     )
     for label in ("dense-cached d^gamma", "tiled, 256 rows"):
-        share = 100 * (t[label] - t["without"]) / t[label]
-        print(
-            f"  {label:22s}: {1e3 * t[label]:7.1f} vs {1e3 * t['without']:7.1f} without"
-            f"   share = {share:.0f}%"
-        )
+        share = 100 * (t[label][0] - t["without"][0]) / t[label][0]
+        print(f"  {label:22s}: {fmt(t[label])} vs {fmt(t['without'])} without, share {share:.0f}%")
 
     print("\n3. inference (ms per batch of 1024), URN holding a 10-115-4-3-2 MLP")
     x = np.random.default_rng(0).normal(size=(1024, D_IN)).astype("float32")
@@ -170,7 +198,7 @@ def main():
             },
             args.repeats,
         )
-        t_urn, t_mlp = t["urn"], t["mlp"]
+        t_urn, t_mlp = t["urn"][0], t["mlp"][0]
         widths = [layer.units for layer in mlp.layers if hasattr(layer, "units")]
         print(
             f"  S={size:5d}: URN {1e3 * t_urn:8.2f}, MLP {widths} {1e3 * t_mlp:6.2f}"

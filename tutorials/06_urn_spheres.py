@@ -39,7 +39,7 @@ import keras_grow.analysis as kga
 from keras_grow.layers import URNLayer
 
 OUT = output_dir("06_urn_spheres")
-SIZE = scale(1000, 150)  # the paper uses 5000
+SIZE = scale(500, 150)  # the paper uses 5000; 500 keeps 10 runs near 30 min on 2 cores
 EPOCHS = scale(200, 4)
 SEEDS = scale([0, 1, 2, 3, 4], [0])
 N_TRAIN = scale(4000, 1000)
@@ -139,7 +139,8 @@ for residual in (None, "output"):
 # %%
 for residual, figure in ((None, "fig3_no_residual.png"), ("output", "fig4_residual_output.png")):
     urn, structure = examples[residual]
-    fig = kga.plot_urn(urn, structure=structure, title=f"residual={residual}: " + str(structure.summary()))
+    title = f"residual={residual}: {structure.summary()}"
+    fig = kga.plot_urn(urn, structure=structure, title=title)
     fig.savefig(OUT / figure, dpi=120)
     print("wrote", OUT / figure)
 
@@ -163,8 +164,7 @@ def summarise(rows):
 
 
 lines = [
-    f"S = {SIZE}, I = 4, {N_TRAIN} training points, {EPOCHS} epochs, batch {BATCH}, "
-    f"seeds {SEEDS}",
+    f"S = {SIZE}, I = 4, {N_TRAIN} training points, {EPOCHS} epochs, batch {BATCH}, seeds {SEEDS}",
     "",
     "| residual | test accuracy | active neurons | hidden layers | widths per seed | "
     "train time / run |",

@@ -115,9 +115,7 @@ class URNGeometry:
 
     def distance_matrix(self, output_dim):
         """Dense S x S distance matrix (for small geometries, plots and tests)."""
-        c = self.coordinates(output_dim)
-        diff = c[:, None, :] - c[None, :, :]
-        return np.sqrt(np.sum(diff**2, axis=-1))
+        return dense_length_matrix(self.coordinates(output_dim), 1.0)
 
     def interpolation_matrix(self, input_spatial_shape):
         """Matrix `M` with `x_flat @ M` = `x` linearly interpolated onto the grid.
@@ -171,9 +169,11 @@ def linear_interpolation_matrix(n_in, n_out):
 
 
 def dense_length_matrix(coords, power):
-    """Dense `d_ij ** power` (float64 numpy) — a reference for small S."""
-    diff = coords[:, None, :] - coords[None, :, :]
-    return np.sqrt(np.sum(diff**2, axis=-1)) ** power
+    """Dense `d_ij ** power` (float64 numpy), built axis by axis — for small S."""
+    squared = np.zeros((coords.shape[0], coords.shape[0]))
+    for axis in range(coords.shape[1]):
+        squared += (coords[:, axis, None] - coords[None, :, axis]) ** 2
+    return squared ** (power / 2.0)
 
 
 def _tile_lengths(coords_rows, coords, power):

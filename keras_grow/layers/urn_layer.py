@@ -30,6 +30,25 @@ def _check_int(name, value, minimum):
     return int(value)
 
 
+def _scaled_l1(kernel, coefficient):
+    """`coefficient * sum|kernel|` with a one-pass gradient `coefficient * sign(kernel)`.
+
+    (Autodiff would first broadcast the upstream scalar to S x S, then multiply by the
+    sign: one more pass over the matrix, which shows at large S.)
+    """
+
+    @ops.custom_gradient
+    def l1(k):
+        def grad(*args, upstream=None):
+            if upstream is None:
+                (upstream,) = args
+            return ops.sign(k) * (upstream * coefficient)
+
+        return coefficient * ops.sum(ops.abs(k)), grad
+
+    return l1(kernel)
+
+
 class URNKernelRegularizer:
     """c_W * sum|W| + c_syn * sum_ij |W_ij| d_ij^gamma on the URN kernel (eqs. 5 and 9).
 
@@ -49,7 +68,7 @@ class URNKernelRegularizer:
             self.lengths = dense_length_matrix(coords, power).astype(np.float32)
 
     def weight_term(self, kernel):
-        return self.weight_l1 * ops.sum(ops.abs(kernel))
+        return _scaled_l1(ops.cast(kernel, kernel.dtype), self.weight_l1)
 
     def synaptic_term(self, kernel):
         if self.lengths is not None:
@@ -107,7 +126,9 @@ class URNLayer(layers.Layer):
         activation: activation phi (default `"relu"`).
         weight_l1: c_W, L1 coefficient on the weight matrix (>= 0).
         activity_l1: c_N, L1 coefficient on the neuron activities after every update,
-            summed over neurons and iterations, averaged over the batch (>= 0).
+            summed over neurons and iterations, averaged over the batch (>= 0), as
+            Keras' `activity_regularizer` does. (Eq. 5 leaves the batch reduction open;
+            a penalty on the batch sum equals `activity_l1 * batch_size` here.)
         geometry: optional `URNGeometry` (or its config dict) for spatial inputs.
         synaptic_l1: c_syn, coefficient of the synaptic-length penalty (needs a geometry).
         synaptic_power: gamma, the distance power (> 0).
