@@ -1,6 +1,6 @@
 """URN speed: train step vs a four-matmul floor, extracted-MLP inference, regulariser share.
 
-Run: `python benchmarks/bench_urn.py [--sizes 500 2000 5000] [--batch 128] [--repeats 7]`.
+Run: `python benchmarks/bench_urn.py [--sizes 500 2000 5000] [--batch 256] [--repeats 7]`.
 Everything runs in one process; every timing is the median (and min) of `--repeats`
 calls of a compiled (tf.function) step after two warm-up calls, the variants interleaved.
 
@@ -135,7 +135,7 @@ def embedded_paper_mlp(size, widths=(D_IN, 115, 4, 3, D_OUT), seed=0):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[500, 2000, 5000])
-    parser.add_argument("--batch", type=int, default=128)
+    parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--repeats", type=int, default=7)
     args = parser.parse_args()
     print(f"TF {tf.__version__}, Keras {keras.__version__}, batch {args.batch}, ", end="")

@@ -27,6 +27,13 @@
 # `GRID` points x `DEPTH` planes. We train the same URN with and without c_syn and compare
 # accuracy, the share of forward weights and the mean lateral synapse length. The results
 # table is printed at the end and written to `results.md`.
+#
+# **Ours** (grid 60 x 6 planes, S = 360, 100 epochs, 3 seeds, ~100 s per run on 2 shared
+# cores; gamma = 2, c_syn = 1e-6): test accuracy 69.5 ± 1.3 % with c_syn vs 68.2 ± 0.9 %
+# without — a small gain, not the paper's 10 points — while the structure changes as the
+# paper describes: the |W|-weighted lateral synapse length drops from 19.9 to 5.1 grid
+# steps and the forward share of strong synapses rises from 43 % to 49 % (backward 40 % ->
+# 33 %); the connectome narrows into a funnel onto the central output nodes.
 # Full run: `python tutorials/07_urn_spatial.py`; smoke (~1 min): `KERAS_GROW_SMOKE=1 ...`.
 
 # %%

@@ -144,6 +144,10 @@ def plot_connectomics(urn, x=None, structure=None, max_synapses=3000, ax=None, f
         counts[colour] = int(mask.sum())
         for t, s, a in zip(targets[mask], sources[mask], scale[mask], strict=True):
             ends = np.stack([pos[s], pos[t]], axis=1)
+            if colour == SAME and not three_d:  # an arc, so it does not hide in its plane
+                u = np.linspace(0.0, 1.0, 9)
+                ends = pos[s][:, None] + (pos[t] - pos[s])[:, None] * u
+                ends[1] += 0.25 * np.sin(np.pi * u)
             ax.plot(*ends, color=colour, alpha=float(0.15 + 0.85 * a), lw=0.4 + 1.2 * a)
     ax.scatter(*pos[keep].T, s=4, c="tab:blue", alpha=0.5)
     ax.set_title(

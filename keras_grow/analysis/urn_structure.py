@@ -32,7 +32,7 @@ class URNStructure:
             or -1 for a neuron that is never active.
         activity: `(iterations + 1, size)` mean |N^(l)| over the sample.
         order: neuron indices for plots: inputs, active hidden neurons sorted by first
-            activation, then the output neurons.
+            activation (then by their on/off pattern over the updates), then the outputs.
         units: for every update l = 1..I, the neurons whose activation at l is non-zero
             and reaches the output (the explicit unrolled network).
         hidden_layers: influential hidden neurons (not input, not output) grouped by first
@@ -117,7 +117,11 @@ class URNStructure:
     def order(self):
         inputs = np.arange(self.embed_dim)
         hidden = np.flatnonzero(self.active & self.hidden_mask)
-        hidden = hidden[np.lexsort((hidden, self.first_activation[hidden]))]
+        # within a first-activation group, neurons with the same on/off pattern over the
+        # updates sit together (e.g. the ones re-used at later updates)
+        weights = 2 ** np.arange(self.iterations)[::-1, None]
+        pattern = (self.phi_nonzero[:, hidden] * weights).sum(axis=0)
+        hidden = hidden[np.lexsort((hidden, pattern, self.first_activation[hidden]))]
         return np.concatenate([inputs, hidden, self.output_indices])
 
     def summary(self):

@@ -42,7 +42,8 @@ URN_CONFIGS = {
     # Section 3, Fig. 6: grayscale CIFAR-10 32x32 interpolated to a 60 x 60 x 6 volume
     # (S = 21 600), residual output, 10 output nodes at the centre of the last plane.
     # The paper gives neither beta, gamma, c_syn nor c_W, c_N for this run; the values
-    # below are this library's choice (c_W, c_N as in section 2; beta = gamma = 1).
+    # below are this library's choice (c_W, c_N as in section 2; beta, gamma, c_syn as
+    # found on MNIST-1D in tutorial 07).
     "cifar_spatial": {
         "input_shape": (32, 32, 1),
         "classes": 10,
@@ -53,7 +54,22 @@ URN_CONFIGS = {
         "activity_l1": 2e-5,
         "geometry": {"grid_shape": (60, 60), "depth": 6, "beta": 1.0},
         "synaptic_l1": 1e-6,
-        "synaptic_power": 1.0,
+        "synaptic_power": 2.0,
+        "learning_rate": 7e-4,
+    },
+    # CPU-sized section-3 setting of tutorial 07: MNIST-1D (length 40) interpolated onto a
+    # 60-point grid x 6 planes (S = 360), residual output, 10 central output nodes.
+    "mnist1d_spatial": {
+        "input_shape": (40,),
+        "classes": 10,
+        "size": None,
+        "iterations": 4,
+        "residual": "output",
+        "weight_l1": 5e-7,
+        "activity_l1": 2e-5,
+        "geometry": {"grid_shape": (60,), "depth": 6, "beta": 1.0},
+        "synaptic_l1": 1e-6,
+        "synaptic_power": 2.0,
         "learning_rate": 7e-4,
     },
 }
@@ -81,8 +97,9 @@ def URNClassifier(
 
     `config` picks the paper's hyperparameters (see `URN_CONFIGS`): `"spheres"` (section
     2, Fig. 3: S = 5000, I = 4, c_W = 5e-7, c_N = 2e-5), `"spheres_residual"` (Fig. 4,
-    residual output nodes) or `"cifar_spatial"` (section 3, Fig. 6: a 60 x 60 x 6
-    geometry with synaptic-length regularisation). Every other argument overrides the
+    residual output nodes), `"cifar_spatial"` (section 3, Fig. 6: a 60 x 60 x 6 geometry
+    with synaptic-length regularisation) or `"mnist1d_spatial"` (the CPU-sized section-3
+    setting of tutorial 07). Every other argument overrides the
     configuration. The model outputs logits (the URN's output neurons) unless
     `classifier_activation` is given. Train it with `keras.optimizers.Adam(7e-4)` and
     `SparseCategoricalCrossentropy(from_logits=True)` as in the paper.

@@ -26,6 +26,9 @@ def test_residual_and_spatial_configurations():
     assert urn.size == 600 and urn.output_dim == 10 and urn.synaptic_l1 > 0
     assert urn.interpolation.shape == (64, 100)
     assert URN_CONFIGS["cifar_spatial"]["geometry"]["grid_shape"] == (60, 60)
+    urn = URNClassifier("mnist1d_spatial").get_layer("urn")
+    assert urn.size == 360 and urn.interpolation.shape == (40, 60)
+    assert urn.geometry.input_size == 60 and urn.synaptic_power == 2.0
 
 
 def test_overrides_softmax_and_training():
