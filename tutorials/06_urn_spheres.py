@@ -34,6 +34,7 @@
 # straggler neuron in 4 of 5 seeds ([196, 1], [196, 2], [182, 1], [188, 1, 1], [223, 1]):
 # shallower, as in the paper's Fig. 4. The explicit MLP from `to_keras()` reproduces every
 # URN's outputs to 7.6e-6.
+#
 # Full run: `python tutorials/06_urn_spheres.py`; smoke run (~1 min):
 # `KERAS_GROW_SMOKE=1 python tutorials/06_urn_spheres.py`.
 
@@ -48,10 +49,11 @@ import numpy as np
 from _common import SMOKE, output_dir, scale
 
 import keras_grow.analysis as kga
+from keras_grow.datasets import concentric_spheres
 from keras_grow.layers import URNLayer
 
 OUT = output_dir("06_urn_spheres")
-SIZE = scale(500, 150)  # the paper uses 5000; 500 keeps 10 runs near 30 min on 2 cores
+SIZE = scale(500, 150)  # the paper uses 5000; 500 keeps the 10 runs near 40 min on 2 cores
 EPOCHS = scale(200, 4)
 SEEDS = scale([0, 1, 2, 3, 4], [0])
 N_TRAIN = scale(4000, 1000)
@@ -59,28 +61,12 @@ BATCH = 32  # not given in the paper; Keras' default
 print(f"S={SIZE}, epochs={EPOCHS}, seeds={SEEDS}, n_train={N_TRAIN}, smoke={SMOKE}")
 
 # %% [markdown]
-# ## Data: two concentric spherical shells in 10-d
-# Class k lies on the sphere of radius r_k (1.0 and 1.3), directions uniform.
+# ## Data: two concentric spheres in 10-d
+# `keras_grow.datasets.concentric_spheres`: class k lies on the sphere of radius r_k (1.0
+# and 1.3, the loader's defaults; the paper gives no radii), directions uniform.
 
 
 # %%
-def concentric_spheres_fallback(dim=10, n_train=4000, n_test=1000, seed=0, radii=(1.0, 1.3)):
-    """Private stand-in for `keras_grow.datasets.concentric_spheres` (same defaults)."""
-    rng = np.random.default_rng(seed)
-    n = n_train + n_test
-    y = np.arange(n) % len(radii)
-    rng.shuffle(y)
-    x = rng.normal(size=(n, dim))
-    x *= (np.asarray(radii)[y] / np.linalg.norm(x, axis=1))[:, None]
-    x = x.astype("float32")
-    return (x[:n_train], y[:n_train]), (x[n_train:], y[n_train:])
-
-
-try:  # the loader lives on the datasets branch
-    from keras_grow.datasets import concentric_spheres
-except ImportError:  # TODO: drop the fallback once keras_grow.datasets is merged
-    concentric_spheres = concentric_spheres_fallback
-
 (x_train, y_train), (x_test, y_test) = concentric_spheres(
     dim=10, n_train=N_TRAIN, n_test=1000, seed=0
 )

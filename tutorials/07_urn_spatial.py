@@ -34,6 +34,7 @@
 # paper describes: the |W|-weighted lateral synapse length drops from 19.9 to 5.1 grid
 # steps and the forward share of strong synapses rises from 43 % to 49 % (backward 40 % ->
 # 33 %); the connectome narrows into a funnel onto the central output nodes.
+#
 # Full run: `python tutorials/07_urn_spatial.py`; smoke (~1 min): `KERAS_GROW_SMOKE=1 ...`.
 
 # %%
@@ -47,6 +48,7 @@ import numpy as np
 from _common import SMOKE, output_dir, scale
 
 import keras_grow.analysis as kga
+from keras_grow.datasets import mnist1d
 from keras_grow.layers import URNGeometry, URNLayer
 
 OUT = output_dir("07_urn_spatial")
@@ -66,25 +68,11 @@ print(f"grid {GRID} x depth {DEPTH} (S={GRID * DEPTH}), epochs {EPOCHS}, smoke={
 
 # %% [markdown]
 # ## Data
+# `keras_grow.datasets.mnist1d()`: generated locally from the `mnist1d` templates (never
+# downloaded), 4000 + 1000 sequences of length 40.
 
 
 # %%
-def mnist1d_fallback(seed=42):
-    """Private stand-in for `keras_grow.datasets.mnist1d()`: generated, never downloaded."""
-    from mnist1d.data import get_dataset_args, make_dataset
-
-    args = get_dataset_args()
-    args.seed = seed
-    data = make_dataset(args)
-    train = (data["x"].astype("float32"), data["y"])
-    return train, (data["x_test"].astype("float32"), data["y_test"])
-
-
-try:  # the loader lives on the datasets branch
-    from keras_grow.datasets import mnist1d
-except ImportError:  # TODO: drop the fallback once keras_grow.datasets is merged
-    mnist1d = mnist1d_fallback
-
 (x_train, y_train), (x_test, y_test) = mnist1d()
 if SMOKE:
     x_train, y_train = x_train[:1000], y_train[:1000]

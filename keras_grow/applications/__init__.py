@@ -1,4 +1,12 @@
 """Prebuilt models in the keras.applications style."""
 
+from keras_grow.applications.equivariant_cnn import EquivariantCNN as EquivariantCNN
+from keras_grow.applications.self_organizing import (
+    SelfOrganizingHierarchy as SelfOrganizingHierarchy,
+)
+from keras_grow.applications.self_organizing import soh_columnar as soh_columnar
+from keras_grow.applications.self_organizing import soh_flat as soh_flat
+from keras_grow.applications.self_organizing import soh_pyramidal as soh_pyramidal
 from keras_grow.applications.urn_classifier import URN_CONFIGS as URN_CONFIGS
 from keras_grow.applications.urn_classifier import URNClassifier as URNClassifier
+from keras_grow.applications.vgg import VGG11 as VGG11

@@ -1,4 +1,10 @@
 """Custom Keras layers of keras_grow."""
 
+from keras_grow.layers.autoencoder_unit import AutoencoderUnit as AutoencoderUnit
+from keras_grow.layers.group_batch_norm import GroupBatchNormalization as GroupBatchNormalization
+from keras_grow.layers.group_conv import GroupConv2D as GroupConv2D
+from keras_grow.layers.group_pooling import GroupPooling as GroupPooling
+from keras_grow.layers.lifting_conv import LiftingConv2D as LiftingConv2D
+from keras_grow.layers.mixed_equivariant_conv import MixedEquivariantConv as MixedEquivariantConv
 from keras_grow.layers.urn_geometry import URNGeometry as URNGeometry
 from keras_grow.layers.urn_layer import URNLayer as URNLayer

@@ -1,0 +1,31 @@
+"""The base class of every callback that changes a DynamicModel's structure."""
+
+import keras
+
+
+class StructuralCallback(keras.callbacks.Callback):
+    """A Keras callback that edits the structure of a `DynamicModel`.
+
+    Subclasses decide *what* to change and call the model's `add_units` /
+    `remove_units`. The base class checks that the model is a `DynamicModel`
+    when training starts, and offers `plot()` of the widths over training. The
+    widths themselves reach the logs through the DynamicModel's train step
+    (`width_<layer>`), so the progress bar, `History`, `CSVLogger` and
+    `TensorBoard` show them.
+    """
+
+    def on_train_begin(self, logs=None):
+        from keras_grow.structure import DynamicModel
+
+        if not isinstance(self.model, DynamicModel):
+            raise TypeError(
+                f"{type(self).__name__} changes the structure of the model it trains, so the "
+                f"model must be a keras_grow.DynamicModel; got {type(self.model).__name__} "
+                f"'{self.model.name}'. Wrap it: keras_grow.DynamicModel(model)."
+            )
+
+    def plot(self, path=None, **kwargs):
+        """Draw the model's widths over training steps (see `analysis.plot_widths`)."""
+        from keras_grow.analysis import plot_widths
+
+        return plot_widths(self.model, path=path, **kwargs)

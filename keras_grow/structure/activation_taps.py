@@ -1,0 +1,107 @@
+"""Recording post-activations during training, inside the compiled train step.
+
+Growth triggers (effective dimension, orthogonality) need a recent sample of
+each layer's post-activations. Running an extra forward pass to get them would
+cost about a third of a training step; instead the train step already computes
+them, so `ActivationTaps` adds the tapped tensors as extra outputs of a model
+sharing the same layers and writes them into per-layer ring buffers
+(`tf.Variable`s) with one scatter per layer and step.
+
+For a convolution, each spatial position is a row (Maile thesis 6.2.3:
+activations flattened to units × (positions · samples)); at most
+`rows_per_step` rows of each batch are kept, at evenly spaced positions.
+
+The buffers span the layer's whole capacity; readers take the active units
+(`DynamicModel.activations`).
+"""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_grow.structure import storage
+
+# Layers applied after a producer that still belong to its "post-activation".
+_POST_ACTIVATION_LAYERS = (
+    keras.layers.Activation,
+    keras.layers.ReLU,
+    keras.layers.LeakyReLU,
+    keras.layers.PReLU,
+    keras.layers.ELU,
+    keras.layers.BatchNormalization,
+)
+
+
+def post_activation_tensor(model, layer):
+    """The tensor holding `layer`'s post-activations in `model`.
+
+    Follows the producer's output through batch norms and activation layers
+    that are its only consumer (not through pooling, dropout or merges: a
+    residual branch is measured before its `Add`, as the thesis turns residual
+    connections off for this).
+    """
+    consumers = {}
+    for nodes in model._nodes_by_depth.values():
+        for node in nodes:
+            for tensor in node.arguments.keras_tensors:
+                consumers.setdefault(id(tensor), []).append(node)
+    tensor = layer.output
+    while True:
+        nodes = consumers.get(id(tensor), [])
+        if len(nodes) != 1 or not isinstance(nodes[0].operation, _POST_ACTIVATION_LAYERS):
+            return tensor
+        tensor = nodes[0].outputs[0]
+
+
+class ActivationTaps:
+    """Ring buffers of post-activations for some producer layers of a model.
+
+    Args:
+        model: the `DynamicModel`.
+        layer_names: producer layers to record.
+        buffer_size: rows kept per layer.
+        rows_per_step: rows written per layer and training step.
+    """
+
+    def __init__(self, model, layer_names, buffer_size, rows_per_step):
+        self.layer_names = list(layer_names)
+        self.buffer_size = int(buffer_size)
+        self.rows_per_step = int(rows_per_step)
+        tensors = [post_activation_tensor(model, model.get_layer(n)) for n in self.layer_names]
+        outputs = model.outputs[0] if len(model.outputs) == 1 else model.outputs
+        self.forward = keras.Model(model.inputs, [outputs, tensors], name=f"{model.name}_taps")
+        self.buffers, self.positions, self.filled = {}, {}, {}
+        capacities = model.capacities()
+        with model.distribute_strategy.scope():
+            for name in self.layer_names:
+                self.buffers[name] = storage.dynamic_variable(
+                    np.zeros((self.buffer_size, capacities[name]), np.float32), trainable=False
+                )
+                self.positions[name] = tf.Variable(0, dtype=tf.int64, trainable=False)
+                self.filled[name] = tf.Variable(0, dtype=tf.int64, trainable=False)
+
+    def record(self, tapped):
+        """Write this step's rows into the buffers (called inside the train step)."""
+        for name, tensor in zip(self.layer_names, tapped):
+            rows = tf.reshape(tf.cast(tensor, tf.float32), (-1, tf.shape(tensor)[-1]))
+            total = tf.shape(rows, out_type=tf.int64)[0]
+            count = tf.minimum(total, self.rows_per_step)
+            rows = tf.gather(rows, tf.range(count) * total // tf.maximum(count, 1))
+            slots = (self.positions[name] + tf.range(count)) % self.buffer_size
+            self.buffers[name].scatter_nd_update(slots[:, None], rows)
+            self.positions[name].assign((self.positions[name] + count) % self.buffer_size)
+            self.filled[name].assign(tf.minimum(self.filled[name] + count, self.buffer_size))
+
+    def rows(self, name, active_slots):
+        """Rows recorded since the last reset of `name`, active units only."""
+        filled = int(self.filled[name].numpy())
+        return self.buffers[name].numpy()[:filled][:, active_slots]
+
+    def reset(self, name):
+        self.positions[name].assign(0)
+        self.filled[name].assign(0)
+
+    def relayout(self, name, slot_map):
+        """Follow a reallocation of `name`'s group: gather the unit columns."""
+        value = storage.gather_axis(self.buffers[name].numpy(), 1, slot_map, 0.0)
+        storage.assign_any_shape(self.buffers[name], value)
