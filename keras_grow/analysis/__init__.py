@@ -1,6 +1,18 @@
 """Structure analysis and plots."""
 
 from keras_grow.analysis.equinas_plots import plot_architecture_weights, plot_pareto_front
+from keras_grow.analysis.urn_plots import plot_connectomics, plot_urn
+from keras_grow.analysis.urn_structure import URNStructure, connectivity_summary, extract_structure
 from keras_grow.analysis.widths import plot_widths, width_series
 
-__all__ = ["plot_architecture_weights", "plot_pareto_front", "plot_widths", "width_series"]
+__all__ = [
+    "URNStructure",
+    "connectivity_summary",
+    "extract_structure",
+    "plot_architecture_weights",
+    "plot_connectomics",
+    "plot_pareto_front",
+    "plot_urn",
+    "plot_widths",
+    "width_series",
+]

@@ -7,4 +7,6 @@ from keras_grow.applications.self_organizing import (
 from keras_grow.applications.self_organizing import soh_columnar as soh_columnar
 from keras_grow.applications.self_organizing import soh_flat as soh_flat
 from keras_grow.applications.self_organizing import soh_pyramidal as soh_pyramidal
+from keras_grow.applications.urn_classifier import URN_CONFIGS as URN_CONFIGS
+from keras_grow.applications.urn_classifier import URNClassifier as URNClassifier
 from keras_grow.applications.vgg import VGG11 as VGG11

@@ -6,3 +6,5 @@ from keras_grow.layers.group_conv import GroupConv2D as GroupConv2D
 from keras_grow.layers.group_pooling import GroupPooling as GroupPooling
 from keras_grow.layers.lifting_conv import LiftingConv2D as LiftingConv2D
 from keras_grow.layers.mixed_equivariant_conv import MixedEquivariantConv as MixedEquivariantConv
+from keras_grow.layers.urn_geometry import URNGeometry as URNGeometry
+from keras_grow.layers.urn_layer import URNLayer as URNLayer
