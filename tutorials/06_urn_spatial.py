@@ -35,7 +35,7 @@
 # steps and the forward share of strong synapses rises from 43 % to 49 % (backward 40 % ->
 # 33 %); the connectome narrows into a funnel onto the central output nodes.
 #
-# Full run: `python tutorials/07_urn_spatial.py`; smoke (~1 min): `KERAS_GROW_SMOKE=1 ...`.
+# Full run: `python tutorials/06_urn_spatial.py`; smoke (~1 min): `KERAS_GROW_SMOKE=1 ...`.
 
 # %%
 import time
@@ -51,7 +51,7 @@ import keras_grow.analysis as kga
 from keras_grow.datasets import mnist1d
 from keras_grow.layers import URNGeometry, URNLayer
 
-OUT = output_dir("07_urn_spatial")
+OUT = output_dir("06_urn_spatial")
 GRID = scale(60, 40)  # the paper interpolates 32 -> 60 pixels per side
 DEPTH = 6  # as in the paper
 EPOCHS = scale(100, 3)
