@@ -31,6 +31,7 @@ def DiffRNN(
     weight_stddev=0.01,
     classifier_activation="softmax",
     return_sequences=True,
+    capacity=8,
     seed=None,
     weights=None,
     name="diff_rnn",
@@ -81,6 +82,10 @@ def DiffRNN(
             logits. Default: `"softmax"`.
         return_sequences: predict at every time step (`True`, the paper) or
             only after the last one.
+        capacity: `None` or int >= `units`: recurrent unit slots allocated up
+            front (free slots are inert). Growth within the capacity costs no
+            reallocation or retrace (which matters most under XLA); beyond
+            it, DynamicModel reallocates geometrically. Default: 8.
         seed: int or `None`, seeds the initial weights and DynamicModel's
             draws.
         weights: must be `None` (no pretrained weights exist).
@@ -143,4 +148,10 @@ def DiffRNN(
         name="predictions",
     )
     base = keras.Sequential([keras.Input(tuple(input_shape)), recurrent, head], name=name)
-    return DynamicModel(base, seed=seed, name=name)
+    model = DynamicModel(base, seed=seed, name=name)
+    if capacity is not None:
+        if isinstance(capacity, bool) or not isinstance(capacity, numbers.Integral) or capacity < 1:
+            raise ValueError(f"capacity={capacity!r} is not allowed; expected None or an int >= 1.")
+        if capacity > units:
+            model.reserve("recurrent", int(capacity), reason="DiffRNN initial capacity")
+    return model

@@ -36,7 +36,9 @@ class MultiplierFloor(keras.constraints.Constraint):
     """
 
     def __init__(self, min_value=PAPER_MIN_MULTIPLIER):
-        self.min_value = check_min_multiplier(min_value)
+        if min_value is None:
+            raise ValueError("min_value=None is not allowed; expected a real number >= 0.")
+        self.min_value = check_min_multiplier(min_value, "min_value")
 
     def __call__(self, w):
         return ops.maximum(w, ops.cast(self.min_value, w.dtype))

@@ -36,7 +36,9 @@ class MultiplierSimpleRNNCell(keras.layers.SimpleRNNCell):
     as produced axes and the recurrent-kernel rows as the units' recurrent
     fan-out, so `keras_grow.DynamicModel` can add and remove neurons, and
     `keras_grow.callbacks.MultiplierResize` applies the paper's add/delete
-    rule.
+    rule. As for `MultiplierDense`, free capacity slots of a DynamicModel are
+    inert but their multipliers sit at the floor, adding a constant
+    `multiplier_l1 * min_multiplier` each to the loss value (no gradient).
 
     Reference:
     - [Miconi, 2016](https://arxiv.org/abs/1606.06216), "Neural networks with

@@ -15,9 +15,12 @@ def test_defaults_are_the_papers():
     assert model.name == "diff_rnn"
     assert model.input_shape == (None, 40, 4) and model.output_shape == (None, 40, 4)
     assert model.widths()["recurrent"] == 1 and model.growable_layers() == ["recurrent"]
+    assert model.capacities()["recurrent"] == 8  # free slots: growth to 8 needs no retrace
     cell = model.get_layer("recurrent").cell
     assert cell.min_multiplier == 0.025 and cell.multiplier_l1 == pytest.approx(3e-4)
-    assert keras.ops.convert_to_numpy(cell.multiplier).tolist() == [1.0]
+    assert keras.ops.convert_to_numpy(cell.multiplier)[
+        model.active_units("recurrent")
+    ].tolist() == [1.0]
     assert PAPER_RULE == dict(
         deletion_threshold=0.05, reserve=1, min_multiplier=0.025, p_add=0.05, p_del=0.25
     )
@@ -29,7 +32,7 @@ def test_trains_and_grows_with_the_paper_rule():
     model.compile(
         keras.optimizers.Adam(1e-2), keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     )
-    callback = MultiplierResize(**{**PAPER_RULE, "p_add": 1.0}, capacity=8, seed=0)
+    callback = MultiplierResize(**{**PAPER_RULE, "p_add": 1.0}, seed=0)
     history = model.fit(
         parenthesis_one_hot(inputs), targets, batch_size=8, verbose=0, callbacks=[callback]
     )
@@ -45,6 +48,7 @@ def test_trains_and_grows_with_the_paper_rule():
         ({"classes": 0}, "classes"),
         ({"weight_stddev": 0.0}, "weight_stddev"),
         ({"units": 0}, "units"),
+        ({"capacity": 0}, "capacity"),
     ],
 )
 def test_bad_arguments(kwargs, argument):

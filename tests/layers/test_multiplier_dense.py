@@ -107,6 +107,27 @@ def test_zero_fan_out_growth_preserves_function():
     assert _numpy(layer.multiplier)[model.active_units("hidden")].min() >= 0.025
 
 
+def test_growing_the_layer_before_it_widens_its_kernel_rows():
+    keras.utils.set_random_seed(0)
+    base = keras.Sequential(
+        [
+            keras.Input((6,)),
+            MultiplierDense(4, activation="relu", name="first"),
+            MultiplierDense(3, activation="tanh", name="second"),
+            keras.layers.Dense(2),
+        ]
+    )
+    model = keras_grow.DynamicModel(base)
+    x, _ = _data()
+    before = _numpy(model(x))
+    model.add_units("first", 3)
+    assert model.widths()["first"] == 7 and model.widths()["second"] == 3
+    assert model.get_layer("second").kernel.shape[0] == model.capacities()["first"]
+    np.testing.assert_allclose(_numpy(model(x)), before, atol=1e-6)
+    with pytest.raises(ValueError, match="min_value"):
+        MultiplierFloor(None)
+
+
 def test_miconi_new_neuron_follows_the_rule():
     model = _model(width=4)
     x, y = _data()
