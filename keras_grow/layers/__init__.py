@@ -6,5 +6,9 @@ from keras_grow.layers.group_conv import GroupConv2D as GroupConv2D
 from keras_grow.layers.group_pooling import GroupPooling as GroupPooling
 from keras_grow.layers.lifting_conv import LiftingConv2D as LiftingConv2D
 from keras_grow.layers.mixed_equivariant_conv import MixedEquivariantConv as MixedEquivariantConv
+from keras_grow.layers.multiplier_dense import MultiplierDense as MultiplierDense
+from keras_grow.layers.multiplier_dense import MultiplierFloor as MultiplierFloor
+from keras_grow.layers.multiplier_residual import MultiplierResidualStack as MultiplierResidualStack
+from keras_grow.layers.multiplier_rnn import MultiplierSimpleRNNCell as MultiplierSimpleRNNCell
 from keras_grow.layers.urn_geometry import URNGeometry as URNGeometry
 from keras_grow.layers.urn_layer import URNLayer as URNLayer

@@ -1,0 +1,157 @@
+"""DiffRNN: Miconi's self-sizing recurrent network, keras.applications style."""
+
+import numbers
+
+import keras
+
+from keras_grow.layers.multiplier_dense import PAPER_MIN_MULTIPLIER
+from keras_grow.layers.multiplier_rnn import MultiplierSimpleRNNCell
+from keras_grow.structure import DynamicModel
+
+PAPER_RULE = {
+    "deletion_threshold": 0.05,
+    "reserve": 1,
+    "min_multiplier": PAPER_MIN_MULTIPLIER,
+    "p_add": 0.05,
+    "p_del": 0.25,
+}
+"""The add/delete rule's parameters in Miconi (2016), section 2.2, as
+`keras_grow.callbacks.MultiplierResize` arguments."""
+
+MULTIPLIER_L1 = 3e-4
+"""The paper's `A_L1reg = 3e-5` expressed on Keras' per-character mean loss (see `DiffRNN`)."""
+
+
+def DiffRNN(
+    input_shape=(40, 4),
+    classes=4,
+    units=1,
+    multiplier_l1=MULTIPLIER_L1,
+    min_multiplier=PAPER_MIN_MULTIPLIER,
+    weight_stddev=0.01,
+    classifier_activation="softmax",
+    return_sequences=True,
+    capacity=8,
+    seed=None,
+    weights=None,
+    name="diff_rnn",
+):
+    """Instantiates Miconi's differentiable-structure recurrent network.
+
+    A fully-connected recurrent layer of `MultiplierSimpleRNNCell` neurons
+    (tanh, each with a trainable output multiplier under an L1 penalty and a
+    floor) feeding a dense output layer, wrapped in a
+    `keras_grow.DynamicModel` so that
+    `keras_grow.callbacks.MultiplierResize` can add and delete neurons while
+    it trains. With the defaults it is the paper's next-character predictor
+    for the parenthesis tasks: 40-character windows of a 4-letter alphabet,
+    one-hot encoded, one starting neuron with multiplier 1, weights drawn
+    from `N(0, 0.01^2)` as in `min-char-rnn`, one prediction per character.
+
+    Pair it with `MultiplierResize(**PAPER_RULE)` for the paper's rule
+    (`T_D = 0.05, k = 1, M_min = 0.025, P_add = 0.05, P_del = 0.25`).
+
+    Scale of the L1 penalty: the paper's `A_L1reg = 3e-5` multiplies the
+    penalty in the author's update, where the loss is *summed* over the 40
+    characters of a window, the penalty's gradient is added once per
+    character, and the multipliers' error gradient is scaled by 0.1. Per
+    parameter update a multiplier's gradient is there
+    `0.1 * dL_sum/dm + 40 * A_L1reg * sign(m)`, proportional to
+    `dL_mean/dm + 10 * A_L1reg * sign(m)`. Adaptive optimizers (Adagrad in
+    the paper, RMSprop, Adam) are invariant to that common factor, so on
+    Keras' usual per-character *mean* cross-entropy the same balance is
+    `multiplier_l1 = 10 * 3e-5 = 3e-4`, the default here. (The layers'
+    own default, `3e-5`, is the paper's number taken literally.)
+
+    Reference:
+    - [Miconi, 2016](https://arxiv.org/abs/1606.06216), "Neural networks with
+      differentiable structure".
+
+    Args:
+        input_shape: `(timesteps, features)`; `timesteps` may be `None`.
+            Default: `(40, 4)`.
+        classes: int >= 1, the number of output classes (characters).
+        units: int >= 1, the initial number of recurrent neurons (paper: 1).
+        multiplier_l1: float >= 0, strength of the multipliers' L1 penalty
+            on a per-character mean loss (default: the paper's, converted).
+        min_multiplier: float >= 0 or `None`, the multipliers' floor.
+        weight_stddev: float > 0, standard deviation of the normal initial
+            weights (input, recurrent and output kernels); `None`: Keras'
+            defaults (Glorot / orthogonal).
+        classifier_activation: activation of the output layer; `None` returns
+            logits. Default: `"softmax"`.
+        return_sequences: predict at every time step (`True`, the paper) or
+            only after the last one.
+        capacity: `None` or int >= `units`: recurrent unit slots allocated up
+            front (free slots are inert). Growth within the capacity costs no
+            reallocation or retrace (which matters most under XLA); beyond
+            it, DynamicModel reallocates geometrically. Default: 8.
+        seed: int or `None`, seeds the initial weights and DynamicModel's
+            draws.
+        weights: must be `None` (no pretrained weights exist).
+        name: the model's name.
+
+    Returns:
+        A `keras_grow.DynamicModel` with layers `"recurrent"` (the growable
+        `keras.layers.RNN`) and `"predictions"`.
+
+    Example:
+
+    ```python
+    inputs, targets = keras_grow.datasets.parenthesis_sequences("hard", 3000)
+    x = keras_grow.datasets.parenthesis_one_hot(inputs)
+    model = keras_grow.applications.DiffRNN(seed=0)
+    model.compile(keras.optimizers.Adam(1e-2), "sparse_categorical_crossentropy")
+    model.fit(x, targets, batch_size=16, callbacks=[
+        keras_grow.callbacks.MultiplierResize(**keras_grow.applications.diff_rnn.PAPER_RULE, seed=0)
+    ])
+    model.widths()["recurrent"]
+    ```
+    """
+    if weights is not None:
+        raise ValueError(
+            f"weights={weights!r} is not allowed; DiffRNN has no pretrained weights (use None)."
+        )
+    if not isinstance(input_shape, (tuple, list)) or len(input_shape) != 2:
+        raise ValueError(
+            f"input_shape={input_shape!r} is not allowed; expected (timesteps, features)."
+        )
+    if weight_stddev is not None and (
+        isinstance(weight_stddev, bool)
+        or not isinstance(weight_stddev, numbers.Real)
+        or not weight_stddev > 0
+    ):
+        raise ValueError(
+            f"weight_stddev={weight_stddev!r} is not allowed; expected None or a number > 0."
+        )
+    if isinstance(classes, bool) or not isinstance(classes, numbers.Integral) or classes < 1:
+        raise ValueError(f"classes={classes!r} is not allowed; expected an int >= 1.")
+
+    def initializer(offset):
+        if weight_stddev is None:
+            return None
+        return keras.initializers.RandomNormal(
+            stddev=weight_stddev, seed=None if seed is None else int(seed) + offset
+        )
+
+    kernels = {}
+    if weight_stddev is not None:
+        kernels = {"kernel_initializer": initializer(0), "recurrent_initializer": initializer(1)}
+    cell = MultiplierSimpleRNNCell(
+        units, multiplier_l1=multiplier_l1, min_multiplier=min_multiplier, **kernels
+    )
+    recurrent = keras.layers.RNN(cell, return_sequences=return_sequences, name="recurrent")
+    head = keras.layers.Dense(
+        classes,
+        activation=classifier_activation,
+        kernel_initializer=initializer(2) or "glorot_uniform",
+        name="predictions",
+    )
+    base = keras.Sequential([keras.Input(tuple(input_shape)), recurrent, head], name=name)
+    model = DynamicModel(base, seed=seed, name=name)
+    if capacity is not None:
+        if isinstance(capacity, bool) or not isinstance(capacity, numbers.Integral) or capacity < 1:
+            raise ValueError(f"capacity={capacity!r} is not allowed; expected None or an int >= 1.")
+        if capacity > units:
+            model.reserve("recurrent", int(capacity), reason="DiffRNN initial capacity")
+    return model
