@@ -3,7 +3,6 @@ add, an initialiser decides their weights (Maile's Algorithm 4)."""
 
 import numbers
 
-import keras
 import numpy as np
 
 from keras_grow.callbacks.structural import StructuralCallback
@@ -284,10 +283,11 @@ class Neurogenesis(StructuralCallback):
             if self.fresh_optimizer_state:
                 _model_access.restart_optimizer_state(model, layer, new)
             added[layer] = count
+            probes = None  # the network changed: later layers need a new probe
             if "activations" in self.trigger.requires:
                 model.reset_activations(layer)
             if self.verbose:
-                keras.utils.io_utils.print_msg(f"{reason}; widths {model.widths()}")
+                print(f"{reason}; widths {model.widths()}", flush=True)
         return added
 
     def _reserved_capacity(self, layer):

@@ -126,6 +126,14 @@ class Firefly(north.UnitInitializer):
     Args:
         candidates: number of new-unit candidates (int >= 1).
         epsilon: noise and fan-out scale relative to the existing norms.
+
+    Example:
+
+    ```python
+    keras_grow.callbacks.Neurogenesis(
+        trigger=keras_grow.growth.GradientTrigger(),
+        initializer=keras_grow.growth.Firefly(candidates=1000), data=(x_train, y_train))
+    ```
     """
 
     function_preserving = False
@@ -243,6 +251,14 @@ class NeST(north.UnitInitializer):
     Args:
         quantile: fraction in (0, 1] of the largest entries of `A` kept.
         candidates: candidates for convolutions (int >= 1).
+
+    Example:
+
+    ```python
+    keras_grow.callbacks.Neurogenesis(
+        trigger=keras_grow.growth.GradientTrigger(),
+        initializer=keras_grow.growth.NeST(quantile=0.4), data=(x_train, y_train))
+    ```
     """
 
     function_preserving = False
@@ -284,17 +300,13 @@ class NeST(north.UnitInitializer):
         gradients = probe.fan_out_gradients(activations)
         fan_out = request.rng.standard_normal(gradients.shape)
         scaled = np.zeros_like(fan_out)
+        start = 0
         for use in probe.fan_out_uses:
-            start = 0
-            for other in probe.fan_out_uses:
-                if other is use:
-                    break
-                start += probe._fan_out_size(next(c for c in probe.consumers if c.use is other))
-            size = probe._fan_out_size(next(c for c in probe.consumers if c.use is use))
-            part = fan_out[:, start : start + size]
+            size = probe.fan_out_size(use)
             scaled[:, start : start + size] = north.rescale_rows(
-                part, north.existing_norm(request, use)
+                fan_out[:, start : start + size], north.existing_norm(request, use)
             )
+            start += size
         change = np.sum(gradients * scaled, axis=1)
         chosen = np.argsort(change, kind="stable")[: request.count]
         values = north.random_fan_ins(request, skip=[kernel])

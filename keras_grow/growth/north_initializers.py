@@ -320,6 +320,14 @@ class NorthPre(NorthSelect):
             rank of `Z`. Directions of `X` weaker than that are ignored: the
             fan-ins are stored in float32, which cannot resolve the huge
             weights a near-singular `X` would ask for.
+
+    Example:
+
+    ```python
+    keras_grow.callbacks.Neurogenesis(
+        trigger=keras_grow.growth.ActivationTrigger(),
+        initializer=keras_grow.growth.NorthPre(candidates=1000))
+    ```
     """
 
     def __init__(self, candidates=1000, epsilon=0.01, rcond=1e-3):

@@ -74,7 +74,6 @@ class _Consumer:
     delta: np.ndarray = None  # ∂L/∂Z of the consumer
 
 
-@dataclasses.dataclass
 class ProbeResult:
     """What the probe measured for one layer. See the module docstring.
 
@@ -82,20 +81,47 @@ class ProbeResult:
         layer: the measured producer.
         inputs: `(B, P, F_in)` input rows per sample and output position.
         spatial_shape: the producer's output spatial shape (`()` for dense).
-        consumers: per fan-out use, the recorded `∂L/∂Z` and the path to it.
+        consumers: per fan-out use, the path to it and its gradient features
+            `delta`: `(B, P_c, F)` (per position) or `(B, d_out)` (after a
+            `Flatten`).
         fan_in_gradient_norms: `(M,)` norm of each unit's fan-in gradient
             (kernel and bias).
         fan_out_gradient_norms: `(M,)` norm of each unit's fan-out gradient.
         fan_in_gradients: `(M, F_in)` each unit's kernel gradient.
     """
 
-    layer: str
-    inputs: np.ndarray
-    spatial_shape: tuple
-    consumers: list
-    fan_in_gradient_norms: np.ndarray
-    fan_out_gradient_norms: np.ndarray
-    fan_in_gradients: np.ndarray
+    def __init__(
+        self,
+        layer,
+        inputs,
+        spatial_shape,
+        consumers,
+        fan_in_gradient_norms,
+        fan_out_gradient_norms,
+        fan_in_gradients,
+        auxiliary=None,
+    ):
+        self.layer = layer
+        self._inputs = inputs
+        self.spatial_shape = tuple(spatial_shape)
+        self._consumers = consumers
+        self.fan_in_gradient_norms = fan_in_gradient_norms
+        self.fan_out_gradient_norms = fan_out_gradient_norms
+        self.fan_in_gradients = fan_in_gradients
+        self._auxiliary = auxiliary
+
+    @property
+    def inputs(self):
+        if not isinstance(self._inputs, np.ndarray):
+            self._inputs = _numpy(self._inputs)
+        return self._inputs
+
+    @property
+    def consumers(self):
+        for index, consumer in enumerate(self._consumers):
+            if not isinstance(consumer.delta, np.ndarray):
+                self._consumers[index] = dataclasses.replace(consumer, delta=_numpy(consumer.delta))
+        return self._consumers
 
     @property
     def unit_gradient_norms(self):
@@ -104,7 +130,7 @@ class ProbeResult:
 
     @property
     def fan_out_uses(self):
-        return [consumer.use for consumer in self.consumers]
+        return [consumer.use for consumer in self._consumers]
 
     def _reduce(self, values, consumer):
         """`(B, P, k)` values at the producer's positions → the consumer's rows."""
@@ -148,19 +174,23 @@ class ProbeResult:
     def auxiliary_gradient(self):
         """`(F_in, F_out)` matrix `A`: a unit with zero fan-in and fan-out `v`
         (and σ'(0) = 1) gets the fan-in gradient `A v`."""
-        return self.fan_out_gradients(self.inputs)
+        if self._auxiliary is None:
+            self._auxiliary = self.fan_out_gradients(self.inputs)
+        elif not isinstance(self._auxiliary, np.ndarray):
+            self._auxiliary = _numpy(self._auxiliary)
+        return self._auxiliary
 
     def split(self, vector):
-        """Cut an `(F_out,)` fan-out vector into `{use: (F_use,) part}`."""
+        """Cut an `(F_out,)` fan-out vector into `{id(use): (F_use,) part}`."""
         parts, start = {}, 0
-        for consumer in self.consumers:
-            size = self._fan_out_size(consumer)
+        for consumer in self._consumers:
+            size = self.fan_out_size(consumer.use)
             parts[id(consumer.use)] = vector[start : start + size]
             start += size
         return parts
 
-    def _fan_out_size(self, consumer):
-        use = consumer.use
+    @staticmethod
+    def fan_out_size(use):
         per_position = int(np.prod(np.delete(use.variable.shape, use.axis)))
         return use.layout.positions * per_position
 
@@ -247,87 +277,117 @@ class GradientProbe:
             tensor = nodes[0].outputs[0]
 
     def __call__(self, x, y, sample_weight=None):
+        """Run the probe on a batch; returns `{layer: ProbeResult}`.
+
+        The forward/backward pass, the patch extraction and the auxiliary
+        gradients run in one compiled TensorFlow function (retraced when a
+        layer's capacity changes or the batch shape does).
+        """
+        model = self.model
+        capacities = model.capacities()
+        if self._function is None or capacities != self._capacities:
+            self._function = tf.function(self._compute, reduce_retracing=True)
+            self._capacities = capacities
+        saved = [(v, keras.ops.convert_to_numpy(v)) for v in model.non_trainable_variables]
+        try:
+            x = tf.convert_to_tensor(x)
+            y = tf.convert_to_tensor(y)
+            outputs = (
+                self._function(x, y)
+                if sample_weight is None
+                else self._function(x, y, tf.convert_to_tensor(sample_weight))
+            )
+        finally:
+            for variable, value in saved:
+                variable.assign(value)
+        return {name: self._result(name, outputs[name]) for name in self.layer_names}
+
+    _function = None
+    _capacities = None
+
+    def _compute(self, x, y, sample_weight=None):
         model = self.model
         producers = {plan[0].name: plan[0] for plan in self.plans.values()}
         consumer_layers = {
             c.layer.name: c.layer for _, consumers in self.plans.values() for c in consumers
         }
         recorded_inputs, recorded_pre = {}, {}
-        saved = [(v, keras.ops.convert_to_numpy(v)) for v in model.non_trainable_variables]
         variables = _probe_variables(self.plans)
-        try:
-            with tf.GradientTape() as tape:
-                y_pred = model._run_through_graph(
-                    x,
-                    operation_fn=lambda op: _wrap(
-                        op, producers, consumer_layers, recorded_inputs, recorded_pre
-                    ),
-                )
-                loss = model.compute_loss(
-                    x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True
-                )
-            targets = list(recorded_pre.values()) + [v for v in variables]
-            gradients = tape.gradient(loss, targets)
-        finally:
-            for variable, value in saved:
-                variable.assign(value)
+        with tf.GradientTape() as tape:
+            y_pred = model._run_through_graph(
+                x,
+                operation_fn=lambda op: _wrap(
+                    op, producers, consumer_layers, recorded_inputs, recorded_pre
+                ),
+            )
+            loss = model.compute_loss(
+                x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True
+            )
+        targets = list(recorded_pre.values()) + list(variables)
+        gradients = tape.gradient(loss, targets)
         deltas = dict(zip(recorded_pre, gradients[: len(recorded_pre)]))
-        variable_gradients = {id(v): g for v, g in zip(variables, gradients[len(recorded_pre) :])}
-        return {
-            name: self._result(name, recorded_inputs, deltas, variable_gradients)
-            for name in self.layer_names
-        }
+        variable_gradients = [tf.convert_to_tensor(g) for g in gradients[len(recorded_pre) :]]
+        by_variable = {id(v): g for v, g in zip(variables, variable_gradients)}
+        outputs = {}
+        for name in self.layer_names:
+            layer, consumers = self.plans[name]
+            inputs, spatial = _input_rows(layer, tf.cast(recorded_inputs[layer.name], tf.float32))
+            features, auxiliary = [], []
+            for consumer in consumers:
+                delta = tf.cast(deltas[consumer.layer.name], tf.float32)
+                reduced = _reduce_tf(inputs, spatial, consumer)
+                if isinstance(consumer.layer, keras.layers.Conv2D):
+                    delta = _gradient_patches_tf(
+                        delta, consumer.layer, _pooled_shape(spatial, consumer.pools)
+                    )
+                    auxiliary.append(tf.einsum("bpk,bpf->kf", reduced, delta))
+                elif consumer.kind == "flatten":
+                    part = tf.einsum("bpk,bu->kpu", reduced, delta)
+                    auxiliary.append(tf.reshape(part, (tf.shape(part)[0], -1)))
+                else:
+                    delta = tf.reshape(delta, (tf.shape(delta)[0], 1, -1))
+                    auxiliary.append(tf.einsum("bpk,bpf->kf", reduced, delta))
+                features.append(delta)
+            kernel_use, bias_use = _model_access.producer_uses(model, name)
+            outputs[name] = {
+                "inputs": inputs,
+                "deltas": features,
+                "auxiliary": tf.concat(auxiliary, axis=1),
+                "kernel": by_variable[id(kernel_use.variable)],
+                "bias": by_variable.get(id(bias_use.variable)) if bias_use is not None else None,
+                "consumers": [by_variable[id(c.use.variable)] for c in consumers],
+            }
+        return outputs
 
-    def _result(self, name, recorded_inputs, deltas, variable_gradients):
+    def _result(self, name, output):
         model = self.model
         layer, consumers = self.plans[name]
-        inputs = np.asarray(recorded_inputs[layer.name], np.float32)
-        if isinstance(layer, keras.layers.Conv2D):
-            patches = tf.image.extract_patches(
-                inputs,
-                sizes=[1, *layer.kernel_size, 1],
-                strides=[1, *layer.strides, 1],
-                rates=[1, *layer.dilation_rate, 1],
-                padding=layer.padding.upper(),
-            ).numpy()
-            spatial_shape = patches.shape[1:3]
-            inputs = patches.reshape(patches.shape[0], -1, patches.shape[-1])
-        else:
-            spatial_shape = ()
-            inputs = inputs.reshape(inputs.shape[0], 1, -1)
-        filled = []
-        for consumer in consumers:
-            delta = _numpy(deltas[consumer.layer.name])
-            if isinstance(consumer.layer, keras.layers.Conv2D):
-                delta = _gradient_patches(
-                    delta, consumer.layer, _pooled_shape(spatial_shape, consumer.pools)
-                )
-            elif consumer.kind != "flatten":
-                delta = delta.reshape(delta.shape[0], 1, -1)
-            filled.append(dataclasses.replace(consumer, delta=delta))
         kernel_use, bias_use = _model_access.producer_uses(model, name)
-        fan_in = _model_access.unit_rows(
-            model, kernel_use, _numpy(variable_gradients[id(kernel_use.variable)])
-        )
+        fan_in = _model_access.unit_rows(model, kernel_use, _numpy(output["kernel"]))
         fan_in_norms = np.sum(fan_in**2, axis=1)
-        if bias_use is not None and id(bias_use.variable) in variable_gradients:
-            bias = _model_access.unit_rows(
-                model, bias_use, _numpy(variable_gradients[id(bias_use.variable)])
-            )
+        if output["bias"] is not None:
+            bias = _model_access.unit_rows(model, bias_use, _numpy(output["bias"]))
             fan_in_norms = fan_in_norms + np.sum(bias**2, axis=1)
         fan_out_norms = np.zeros(len(fan_in))
-        for consumer in filled:
-            grad = _numpy(variable_gradients[id(consumer.use.variable)])
-            rows = _model_access.unit_rows(model, consumer.use, grad)
+        for consumer, gradient in zip(consumers, output["consumers"]):
+            rows = _model_access.unit_rows(model, consumer.use, _numpy(gradient))
             fan_out_norms = fan_out_norms + np.sum(rows**2, axis=1)
+        spatial = tuple(
+            int(d)
+            for d in (layer.output.shape[1:-1] if isinstance(layer, keras.layers.Conv2D) else ())
+        )
         return ProbeResult(
             layer=name,
-            inputs=inputs,
-            spatial_shape=tuple(spatial_shape),
-            consumers=filled,
+            inputs=output["inputs"],
+            spatial_shape=spatial,
+            consumers=[
+                dataclasses.replace(consumer, delta=delta)
+                for consumer, delta in zip(consumers, output["deltas"])
+            ],
             fan_in_gradient_norms=np.sqrt(fan_in_norms),
             fan_out_gradient_norms=np.sqrt(fan_out_norms),
             fan_in_gradients=fan_in,
+            auxiliary=output["auxiliary"],
         )
 
 
@@ -396,14 +456,43 @@ def _pool_size(size, pool, stride, padding):
     return (size - pool) // stride + 1
 
 
-def _gradient_patches(delta, consumer, input_shape):
+def _input_rows(layer, inputs):
+    """`(B, P, F_in)` input rows per output position, and the output spatial shape."""
+    if isinstance(layer, keras.layers.Conv2D):
+        patches = tf.image.extract_patches(
+            inputs,
+            sizes=[1, *layer.kernel_size, 1],
+            strides=[1, *layer.strides, 1],
+            rates=[1, *layer.dilation_rate, 1],
+            padding=layer.padding.upper(),
+        )
+        spatial = tuple(int(d) for d in layer.output.shape[1:-1])
+        return tf.reshape(patches, (tf.shape(patches)[0], -1, patches.shape[-1])), spatial
+    return tf.reshape(inputs, (tf.shape(inputs)[0], 1, -1)), ()
+
+
+def _reduce_tf(values, spatial, consumer):
+    """TensorFlow twin of `ProbeResult._reduce` (average pooling of row features)."""
+    if not consumer.pools and consumer.kind != "global":
+        return values
+    k = values.shape[-1]
+    batch = tf.shape(values)[0]
+    maps = tf.reshape(values, (batch, *spatial, k))
+    for layer in consumer.pools:
+        maps = tf.nn.avg_pool2d(maps, layer.pool_size, layer.strides, padding=layer.padding.upper())
+    if consumer.kind == "global":
+        return tf.reduce_mean(tf.reshape(maps, (batch, -1, k)), axis=1, keepdims=True)
+    return tf.reshape(maps, (batch, -1, k))
+
+
+def _gradient_patches_tf(delta, consumer, input_shape):
     """`(B, P, k·k·C_out)`: for each input position `p` of `consumer` and kernel
     offset `q`, `δ` at the output position that reads `p` through `q`.
 
     A unit at `p` with fan-out kernel `v` receives `Σ_q,c v[q, c] δ(p − q + pad, c)`.
     """
     kh, kw = consumer.kernel_size
-    out_h, out_w = delta.shape[1:3]
+    out_h, out_w = int(delta.shape[1]), int(delta.shape[2])
     in_h, in_w = input_shape
     if consumer.padding == "same":
         pad_top, pad_left = (kh - 1) // 2, (kw - 1) // 2
@@ -411,10 +500,12 @@ def _gradient_patches(delta, consumer, input_shape):
         pad_top = pad_left = 0
     top, left = kh - 1 - pad_top, kw - 1 - pad_left
     bottom, right = in_h + kh - 1 - out_h - top, in_w + kw - 1 - out_w - left
-    padded = np.pad(delta, ((0, 0), (top, bottom), (left, right), (0, 0)))
+    padded = tf.pad(delta, [[0, 0], [top, bottom], [left, right], [0, 0]])
     patches = tf.image.extract_patches(
         padded, sizes=[1, kh, kw, 1], strides=[1, 1, 1, 1], rates=[1, 1, 1, 1], padding="VALID"
-    ).numpy()
-    channels = delta.shape[-1]
-    patches = patches.reshape(delta.shape[0], in_h, in_w, kh, kw, channels)[:, :, :, ::-1, ::-1, :]
-    return patches.reshape(delta.shape[0], in_h * in_w, kh * kw * channels)
+    )
+    channels = int(delta.shape[-1])
+    batch = tf.shape(delta)[0]
+    patches = tf.reshape(patches, (batch, in_h, in_w, kh, kw, channels))
+    patches = tf.reverse(patches, axis=[3, 4])
+    return tf.reshape(patches, (batch, in_h * in_w, kh * kw * channels))

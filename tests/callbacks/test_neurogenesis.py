@@ -65,7 +65,7 @@ def test_max_units_caps_growth_and_evaluation_needs_a_full_fresh_buffer():
         rows_per_step=16,
         reserve=False,
     )
-    _fit(model, callback)
+    _fit(model, callback, epochs=1)
     assert model.widths()["hidden1"] == 5
     first = min(e.step for e in model.structure_history if e.operation == "add_units")
     assert first == 2  # the first full buffer of 32 rows arrives after two steps
@@ -92,7 +92,9 @@ def test_gradient_strategy_with_probe_data():
     model = _mlp()
     x, y = _data()
     trigger, initializer = growth.strategy("gradmax", reduction="mean")
-    callback = Neurogenesis(trigger, initializer, max_units=8, data=(x, y), probe_size=32, every=2)
+    callback = Neurogenesis(
+        trigger, initializer, max_units=8, data=(x, y), probe_size=32, every=2, verbose=1
+    )
     _fit(model, callback)
     assert model.widths()["hidden1"] > 3
     assert all(
@@ -182,3 +184,35 @@ def test_get_config_names_the_strategy():
     assert config["trigger"] == {"class_name": "ActivationTrigger", "config": trigger.get_config()}
     assert config["initializer"]["config"] == {"candidates": 1000, "epsilon": 0.01}
     assert config["max_units"] == 784 and config["buffer_size"] == 1568
+
+
+def test_new_units_get_a_fresh_optimizer_state():
+    model = _mlp((4, 4))
+    callback = Neurogenesis(
+        growth.FixedSchedule("batched", final_units=6, intervals=1),
+        growth.NorthRandom(),
+        max_units=8,
+        buffer_size=32,
+        rows_per_step=16,
+    )
+    _fit(model, callback, epochs=1)  # one event at 75 % of the 8 steps
+    slots = {slot.path: slot for slot in model.optimizer.variables}
+    kernel = model.get_layer("hidden1").kernel
+    velocity = next(s for p, s in slots.items() if "hidden1" in p and "kernel_velocity" in p)
+    new = model.active_units("hidden1")[4:]
+    old = model.active_units("hidden1")[:4]
+    # Two steps after the event the new units' second moments, restarted at zero, are small.
+    assert velocity.numpy()[:, new].max() < 0.5 * velocity.numpy()[:, old].mean()
+    assert kernel.shape[1] == 8
+
+
+def test_input_taps_follow_reallocations():
+    model = _mlp((3, 3))
+    taps = growth.watch_layers(model, ["hidden1", "hidden2"], buffer_size=32, rows_per_step=16)
+    x, y = _data()
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0)
+    model.add_units("hidden1", 5)  # beyond capacity: hidden2's inputs are reallocated
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0)
+    inputs = taps.inputs("hidden2")
+    assert inputs.shape == (32, model.capacities()["hidden1"]) and not taps.stale
+    assert np.abs(inputs[:, model.active_units("hidden1")[:3]]).sum() > 0
