@@ -2,6 +2,7 @@
 
 from keras_grow.applications.diff_rnn import DiffRNN as DiffRNN
 from keras_grow.applications.equivariant_cnn import EquivariantCNN as EquivariantCNN
+from keras_grow.applications.growing_mlp import GrowingMLP as GrowingMLP
 from keras_grow.applications.self_organizing import (
     SelfOrganizingHierarchy as SelfOrganizingHierarchy,
 )
@@ -11,3 +12,4 @@ from keras_grow.applications.self_organizing import soh_pyramidal as soh_pyramid
 from keras_grow.applications.urn_classifier import URN_CONFIGS as URN_CONFIGS
 from keras_grow.applications.urn_classifier import URNClassifier as URNClassifier
 from keras_grow.applications.vgg import VGG11 as VGG11
+from keras_grow.applications.wide_resnet import WideResNet28 as WideResNet28

@@ -1,0 +1,206 @@
+"""What neurogenesis costs: trigger overhead on VGG-11 and a growing MLP run.
+
+Measured in one process, ratios printed (Maile's thesis, Table 9, reports the
+trigger time on a V100: NORTH-Select 5.97 s vs 5.49 s static per mini-batch,
+about +9 %; GradMax 14.0 s, about +155 %).
+
+1. Trigger overhead, VGG-11 at 1/4 width on 32x32x3 random inputs, batch 128,
+   in interleaved rounds (medians; on a shared machine only interleaved
+   timings are comparable).
+   - step: wall-clock of one training step, static, and with the activation
+     taps of `Neurogenesis` recording every layer's post-activations and
+     input patches (2 048-row buffers, 256 rows per step): the taps' cost.
+   - NORTH-Select trigger: one evaluation of `ActivationTrigger` (φ_ED) on
+     all 10 layers, reading each layer's full buffer, divided by one step.
+     Amortised: `Neurogenesis` evaluates a layer only when its buffer holds
+     `min_new_rows` (default: `buffer_size`) rows it has not seen, so with
+     `buffer_size` rows and `rows_per_step` rows per step it evaluates every
+     `buffer_size / rows_per_step` steps at `every=1`; the amortised ratio
+     divides by that.
+   - GradMax trigger: one gradient probe (an extra forward and backward pass
+     on `probe_size` rows) plus the auxiliary gradients and their singular
+     values for all layers, divided by one step; amortised over `every`.
+2. Growing run: the MLP 784-64-64-10 with NORTH-Select (candidates=1000,
+   max_units=784, buffer_size=1568, every=1) for 20 epochs at batch 512 on
+   MNIST-5k, against Medium Static (784-256-256-10) for the same epochs;
+   capacity policies `reserve=True` (784 up front: no retrace, compute at
+   784), `reserve=False` (geometric reallocation) and `reserve=256`. Runs are
+   interleaved and the medians of `--repeats` runs are compared.
+
+NumPy's BLAS is limited to one thread (`OPENBLAS_NUM_THREADS=1`, set before
+NumPy loads): on a shared machine a multi-threaded BLAS call stalls whenever
+one of its threads is descheduled (we measured 0.7 ms vs 94 ms medians for
+the same Gram matrix). TensorFlow keeps its own thread pools.
+
+Run: `python benchmarks/bench_neurogenesis.py [--quick] [--repeats 3]`.
+"""
+
+import os
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import statistics  # noqa: E402
+import time  # noqa: E402
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+import keras_grow  # noqa: E402
+from keras_grow import growth  # noqa: E402
+from keras_grow.growth import _model_access  # noqa: E402
+
+BATCH = 128
+
+
+def vgg(seed=0):
+    keras.utils.set_random_seed(seed)
+    base = keras_grow.applications.VGG11(width_multiplier=0.25, classifier_activation=None)
+    model = keras_grow.DynamicModel(base, seed=seed)
+    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    return model
+
+
+def median_of(function, times):
+    start = time.perf_counter()
+    function()
+    times.append(time.perf_counter() - start)
+
+
+def trigger_overhead(quick):
+    """Interleaved rounds: a static step, a step with taps, one NORTH-Select
+    trigger evaluation, a step of the gradient model and its gradient trigger
+    with 128- and 32-row probes. Medians over the rounds (the machine is
+    shared, so only interleaved timings are comparable)."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(BATCH, 32, 32, 3)).astype("float32")
+    y = rng.integers(0, 10, BATCH)
+    rounds = 4 if quick else 15
+    layers = [f"conv{i}" for i in range(1, 9)] + ["fc1", "fc2"]
+    buffer_size, rows_per_step = 2048, 256
+
+    static, tapped, gradient_model = vgg(), vgg(), vgg()
+    # At their initial widths: reserving the thesis' 2x-standard capacity would make
+    # every step cost as much as the largest network (see the growing run).
+    growth.watch_layers(tapped, layers, buffer_size, rows_per_step, inputs=True)
+    for _ in range(buffer_size // rows_per_step + 1):
+        tapped.train_on_batch(x, y)
+    static.train_on_batch(x, y)
+    gradient_model.train_on_batch(x, y)
+    trigger = growth.ActivationTrigger(gamma=0.9)
+    probe = growth.GradientProbe(gradient_model, layers)
+    gradient_trigger = growth.GradientTrigger()
+
+    def evaluate_activation_trigger():
+        for layer in layers:
+            trigger(
+                growth.Observation(
+                    layer=layer,
+                    width=tapped.widths()[layer],
+                    activations=tapped.activations(layer),
+                    convolutional=_model_access.is_convolution(tapped, layer),
+                )
+            )
+
+    def evaluate_gradient_trigger(rows):
+        for layer, result in probe(x[:rows], y[:rows]).items():
+            gradient_trigger(
+                growth.Observation(
+                    layer=layer,
+                    width=gradient_model.widths()[layer],
+                    auxiliary_gradient=result.auxiliary_gradient(),
+                    unit_gradient_norms=result.unit_gradient_norms,
+                )
+            )
+
+    evaluate_gradient_trigger(BATCH)  # traces
+    evaluate_gradient_trigger(32)
+    times = {key: [] for key in ("static", "tapped", "north", "step", "probe128", "probe32")}
+    for _ in range(rounds):
+        median_of(lambda: static.train_on_batch(x, y), times["static"])
+        median_of(lambda: tapped.train_on_batch(x, y), times["tapped"])
+        median_of(evaluate_activation_trigger, times["north"])
+        median_of(lambda: gradient_model.train_on_batch(x, y), times["step"])
+        median_of(lambda: evaluate_gradient_trigger(BATCH), times["probe128"])
+        median_of(lambda: evaluate_gradient_trigger(32), times["probe32"])
+    m = {key: statistics.median(values) for key, values in times.items()}
+    refresh = buffer_size // rows_per_step
+    return {
+        "rounds": rounds,
+        "step_static_s": m["static"],
+        "step_with_taps_s": m["tapped"],
+        "taps_overhead": m["tapped"] / m["static"] - 1,
+        "north_select_trigger_s": m["north"],
+        "north_select_per_evaluation": m["north"] / m["tapped"],
+        "north_select_evaluated_every_steps": refresh,
+        "north_select_amortised": m["north"] / m["tapped"] / refresh,
+        "north_select_amortised_incl_taps": (m["tapped"] + m["north"] / refresh) / m["static"] - 1,
+        "gradmax_step_s": m["step"],
+        "gradmax_trigger_probe128_s": m["probe128"],
+        "gradmax_per_evaluation_probe128": m["probe128"] / m["step"],
+        "gradmax_per_evaluation_probe32": m["probe32"] / m["step"],
+        "gradmax_amortised_probe128_every4": m["probe128"] / m["step"] / 4,
+        "gradmax_amortised_probe32_every2": m["probe32"] / m["step"] / 2,
+    }
+
+
+def mlp(hidden, seed):
+    keras.utils.set_random_seed(seed)
+    base = keras_grow.applications.GrowingMLP(input_shape=(784,), hidden=hidden, classes=10)
+    model = keras_grow.DynamicModel(base, seed=seed)
+    model.compile(
+        keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy", metrics=["accuracy"]
+    )
+    return model
+
+
+def growing_run(repeats, quick):
+    (x, y), _ = keras_grow.datasets.mnist_5k(seed=0, test_size=1000, flatten=True)
+    epochs = 4 if quick else 20
+    variants = {"reserve_784": True, "reserve_none": False, "reserve_256": 256}
+    times = {"medium_static": [], **{name: [] for name in variants}}
+    widths = {}
+    for repeat in range(repeats):
+        model = mlp((256, 256), repeat)
+        start = time.perf_counter()
+        model.fit(x, y, epochs=epochs, batch_size=512, verbose=0)
+        times["medium_static"].append(time.perf_counter() - start)
+        for name, reserve in variants.items():
+            model = mlp((64, 64), repeat)
+            trigger, initializer = growth.strategy("north_select")
+            callback = keras_grow.callbacks.Neurogenesis(
+                trigger, initializer, max_units=784, buffer_size=1568, reserve=reserve
+            )
+            start = time.perf_counter()
+            model.fit(x, y, epochs=epochs, batch_size=512, verbose=0, callbacks=[callback])
+            times[name].append(time.perf_counter() - start)
+            widths[name] = model.widths()
+    medians = {name: statistics.median(values) for name, values in times.items()}
+    result = {f"{name}_s": value for name, value in medians.items()}
+    for name in variants:
+        result[f"ratio_{name}"] = medians[name] / medians["medium_static"]
+        result[f"widths_{name}"] = widths[name]
+    result["epochs"] = epochs
+    return result
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="few steps and epochs")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--only", choices=["triggers", "growing"], default=None)
+    args = parser.parse_args()
+    results = {}
+    if args.only in (None, "triggers"):
+        results["trigger_overhead_vgg11_quarter"] = trigger_overhead(args.quick)
+        print(json.dumps(results["trigger_overhead_vgg11_quarter"], indent=2), flush=True)
+    if args.only in (None, "growing"):
+        results["growing_mlp_vs_medium_static"] = growing_run(args.repeats, args.quick)
+        print(json.dumps(results["growing_mlp_vs_medium_static"], indent=2), flush=True)
+    return results
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,415 @@
+"""Neurogenesis during fit: a trigger decides when, where and how many units to
+add, an initialiser decides their weights (Maile's Algorithm 4)."""
+
+import numbers
+
+import numpy as np
+
+from keras_grow.callbacks.structural import StructuralCallback
+from keras_grow.growth import _model_access
+from keras_grow.growth import context as context_lib
+from keras_grow.growth import probe as probe_lib
+from keras_grow.growth import triggers as triggers_lib
+
+
+class Neurogenesis(StructuralCallback):
+    """Grow a `DynamicModel` during training with a trigger and an initialiser.
+
+    Every `every` training steps, for each growing layer, the `trigger`
+    returns a number of units `T` (see `keras_grow.growth`): when `T > 0`
+    the layer's dependency group gains `min(T, max_units − width)` units,
+    initialised by `initializer`, and the event is recorded in the model's
+    `structure_history` with the trigger's value and threshold as reason.
+
+    Where: each dependency group is evaluated once, on its first producer in
+    topological order (for a residual stage: its first layer, thesis 6.2.3);
+    all producers of the group grow together.
+
+    What the triggers see:
+    - activations: the post-activations of the measured layer, recorded
+      inside the compiled train step by `DynamicModel` activation taps into a
+      FIFO of `buffer_size` rows (`rows_per_step` rows per step; for
+      convolutions, spatial positions). No extra forward pass. For residual
+      branches the taps stop before the `Add`, i.e. residual connections are
+      off when measuring.
+    - weights: the measured layer's fan-in matrix.
+    - gradients: one extra forward/backward pass over `probe_size` random
+      rows of `data`, per evaluation.
+
+    Amortisation of activation triggers: a layer is evaluated only when its
+    buffer is full and at least `min_new_rows` rows arrived since that layer
+    was last evaluated (default `buffer_size`: every decision uses a wholly
+    new window, e.g. every 4 steps for 1568 rows at 512 rows per step;
+    `min_new_rows=1` evaluates at every step as in the thesis). After a
+    layer grows, its buffer is emptied, so the next decision waits for rows
+    measured with the new units.
+
+    Capacity: with `reserve=True` the capacity for `max_units` is allocated
+    when training starts, so growth never reallocates variables or retraces
+    the train step, but every step then computes (masked) at the maximal
+    width. `reserve=False` lets the `DynamicModel` reallocate geometrically
+    (`growth_factor`): smaller tensors, but each reallocation retraces the
+    train step (about as long as the first trace). An int reserves that many
+    units per layer up front (at most `max_units`) and reallocates
+    geometrically beyond: on a CPU, where compute scales with the width,
+    reserve about the width you expect the layers to reach.
+
+    Reference:
+    - Maile, "Dynamic Architectural Optimization of Artificial Neural
+      Networks", PhD thesis, 2023, ch. 6 (NORTH*).
+
+    Args:
+        trigger: a `keras_grow.growth` trigger (`ActivationTrigger`,
+            `WeightTrigger`, `GradientTrigger`, `FixedSchedule`, or a
+            `Trigger` subclass).
+        initializer: a unit initialiser (`NorthSelect`, `NorthRandom`,
+            `NorthPre`, `NorthWeight`, `GradMax`, `Firefly`, `NeST`, or any
+            callable taking a `NewUnits` request).
+        layers: names of the layers to grow (default: every growable layer).
+            Naming any member of a residual group grows the whole group.
+        max_units: int or `{layer: int}`: the maximum width per layer
+            (thesis: 784 for the MNIST MLP). `None`: no limit.
+        buffer_size: rows of the activation FIFO per layer; must exceed the
+            widths for the effective dimension (thesis: 1568, twice the
+            maximum width).
+        rows_per_step: rows recorded per layer and step (default: 512).
+        every: evaluate the triggers every `every` training steps.
+        min_new_rows: see above (default: `buffer_size`).
+        data: `(x, y)` arrays from which gradient probes are drawn; required
+            when the trigger or initialiser uses gradients.
+        probe_size: rows per gradient probe.
+        reserve: `True` (allocate `max_units` up front), `False`, or an int
+            capacity to allocate up front (see above).
+        fresh_optimizer_state: start new units' second-moment optimizer
+            slots (Adam's `velocity`) at zero, like a freshly initialised
+            parameter, instead of the `DynamicModel` default (the existing
+            units' mean). Late in training that mean reflects the large
+            early gradients and slows the new units down several-fold; on
+            the MNIST MLP a batched schedule 64→256 reached 92.6 % test
+            accuracy with the default and 94.6 % with fresh state (Medium
+            Static: 93.6 %).
+        seed: seed of the probe row draws.
+        verbose: 1 prints every growth event.
+
+    Example:
+
+    ```python
+    model = keras_grow.DynamicModel(keras_grow.applications.GrowingMLP(
+        input_shape=(784,), hidden=(64, 64), classes=10))
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(x, y, epochs=20, batch_size=512, callbacks=[
+        keras_grow.callbacks.Neurogenesis(
+            trigger=keras_grow.growth.ActivationTrigger(gamma=0.97, epsilon=0.01),
+            initializer=keras_grow.growth.NorthSelect(candidates=1000),
+            max_units=784, buffer_size=1568)])
+    ```
+    """
+
+    def __init__(
+        self,
+        trigger,
+        initializer,
+        layers=None,
+        max_units=None,
+        buffer_size=1024,
+        rows_per_step=None,
+        every=1,
+        min_new_rows=None,
+        data=None,
+        probe_size=128,
+        reserve=True,
+        fresh_optimizer_state=True,
+        seed=0,
+        verbose=0,
+    ):
+        super().__init__()
+        if not callable(trigger) or not hasattr(trigger, "requires"):
+            raise TypeError(
+                f"trigger={trigger!r} is not a trigger; expected a keras_grow.growth trigger "
+                "(ActivationTrigger, WeightTrigger, GradientTrigger, FixedSchedule, ...)."
+            )
+        if not callable(initializer):
+            raise TypeError(
+                f"initializer={initializer!r} is not callable; expected a unit initializer "
+                "such as keras_grow.growth.NorthSelect()."
+            )
+        self.trigger = trigger
+        self.initializer = initializer
+        self.layers = _check_layers(layers)
+        self.max_units = _check_max_units(max_units)
+        self.buffer_size = _positive_int(buffer_size, "buffer_size")
+        self.rows_per_step = _positive_int(
+            512 if rows_per_step is None else rows_per_step, "rows_per_step"
+        )
+        self.every = _positive_int(every, "every")
+        self.min_new_rows = _positive_int(
+            self.buffer_size if min_new_rows is None else min_new_rows, "min_new_rows"
+        )
+        self.probe_size = _positive_int(probe_size, "probe_size")
+        self.data = _check_data(data, self.needs("gradients"))
+        self.reserve = _check_reserve(reserve)
+        self.fresh_optimizer_state = bool(fresh_optimizer_state)
+        self.seed = seed
+        self.verbose = int(verbose)
+        self.groups = []
+        self._taps = None
+        self._probe = None
+
+    # ----------------------------------------------------------------- needs
+
+    def needs(self, what):
+        """Whether the trigger or the initialiser reads `what`
+        (`"activations"`, `"inputs"`, `"weights"`, `"gradients"`)."""
+        trigger_needs = set(getattr(self.trigger, "requires", ()))
+        initializer_needs = set(getattr(self.initializer, "requires", ()))
+        if what == "activations":
+            return "activations" in trigger_needs or "inputs" in initializer_needs
+        if what == "inputs":
+            return "inputs" in initializer_needs
+        return what in trigger_needs | initializer_needs
+
+    def limit(self, layer):
+        """The maximum width of `layer`'s group (`None`: unlimited)."""
+        if isinstance(self.max_units, dict):
+            for name in [layer, *self.model.dependency_group(layer)]:
+                if name in self.max_units:
+                    return self.max_units[name]
+            return None
+        return self.max_units
+
+    # ------------------------------------------------------------- training
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        model = self.model
+        self.groups = self._resolve_groups()
+        widths = model.widths()
+        for layer in self.groups:
+            limit = self.limit(layer)
+            if limit is not None and limit < widths[layer]:
+                raise ValueError(
+                    f"max_units={limit!r} for layer '{layer}' is below its current width "
+                    f"{widths[layer]}; expected at least the current width."
+                )
+            needs_rank = getattr(self.trigger, "metric", None) == "effective_dimension"
+            if needs_rank and limit is not None and self.buffer_size <= limit:
+                raise ValueError(
+                    f"buffer_size={self.buffer_size} must exceed max_units={limit} of layer "
+                    f"'{layer}': the effective dimension needs more rows than units."
+                )
+        if self.needs("gradients"):
+            self._probe = probe_lib.GradientProbe(model, self.groups)
+        for layer in self.groups:
+            capacity = self._reserved_capacity(layer)
+            if capacity is not None:
+                model.reserve(layer, capacity, reason=type(self).__name__)
+        if self.needs("activations"):
+            self._taps = context_lib.watch_layers(
+                model,
+                self.groups,
+                buffer_size=self.buffer_size,
+                rows_per_step=self.rows_per_step,
+                inputs=self.needs("inputs"),
+            )
+        if hasattr(self.trigger, "reset"):
+            self.trigger.reset()
+        self._step = 0
+        self._evaluated_at = {}
+        self._initial_widths = {layer: widths[layer] for layer in self.groups}
+        steps, epochs = self.params.get("steps"), self.params.get("epochs")
+        self._total_steps = steps * epochs if steps and epochs else None
+        self._rng = np.random.default_rng(self.seed)
+
+    def on_train_end(self, logs=None):
+        if self._taps is not None:
+            self.model.unwatch()
+            self._taps = None
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._step += 1
+        if self._step % self.every:
+            return
+        self.grow()
+
+    def grow(self):
+        """Evaluate the trigger on every growing layer and add the units it asks for.
+
+        Called by the callback every `every` steps; returns `{layer: units added}`.
+        """
+        model = self.model
+        widths = model.widths()
+        step = int(model.optimizer.iterations.numpy()) if model.optimizer is not None else 0
+        probes = None
+        added = {}
+        for layer in self.groups:
+            limit = self.limit(layer)
+            width = widths[layer]
+            if limit is not None and width >= limit:
+                continue
+            observation = triggers_lib.Observation(
+                layer=layer,
+                width=width,
+                step=self._step,
+                total_steps=self._total_steps,
+                initial_width=self._initial_widths[layer],
+                convolutional=_model_access.is_convolution(model, layer),
+                samples=self.buffer_size,
+            )
+            if "activations" in self.trigger.requires:
+                if not self._fresh(layer):
+                    continue
+                observation.activations = model.activations(layer)
+                self._evaluated_at[layer] = self._taps.rows_written(layer)
+            if "weights" in self.trigger.requires:
+                observation.weights = _model_access.fan_in_matrix(model, layer)
+            if "gradients" in self.trigger.requires:
+                probes = probes or self._run_probe()
+                observation.auxiliary_gradient = probes[layer].auxiliary_gradient()
+                observation.unit_gradient_norms = probes[layer].unit_gradient_norms
+            count = int(self.trigger(observation))
+            if limit is not None:
+                count = min(count, limit - width)
+            if count <= 0:
+                continue
+            if self.needs("gradients"):
+                probes = probes or self._run_probe()
+            context = context_lib.growth_context(
+                model, layer, probe=probes[layer] if probes else None
+            )
+            reason = f"{type(self).__name__} step {step}: {self.trigger.reason(layer)}"
+            new = model.add_units(
+                layer, count, initializer=self.initializer, reason=reason, context=context
+            )
+            if self.fresh_optimizer_state:
+                _model_access.restart_optimizer_state(model, layer, new)
+            added[layer] = count
+            probes = None  # the network changed: later layers need a new probe
+            if "activations" in self.trigger.requires:
+                model.reset_activations(layer)
+            if self.verbose:
+                print(f"{reason}; widths {model.widths()}", flush=True)
+        return added
+
+    def _reserved_capacity(self, layer):
+        limit = self.limit(layer)
+        if self.reserve is True:
+            return limit
+        if self.reserve is False:
+            return None
+        return self.reserve if limit is None else min(self.reserve, limit)
+
+    def _fresh(self, layer):
+        taps = self._taps
+        if taps.filled_rows(layer) < self.buffer_size:
+            return False
+        last = self._evaluated_at.get(layer)
+        return last is None or taps.rows_written(layer) - last >= self.min_new_rows
+
+    def _run_probe(self):
+        x, y = self.data
+        rows = self._rng.choice(len(x), size=min(self.probe_size, len(x)), replace=False)
+        return self._probe(x[np.sort(rows)], y[np.sort(rows)])
+
+    def _resolve_groups(self):
+        model = self.model
+        names = self.layers if self.layers is not None else model.growable_layers()
+        growable = set(model.growable_layers())
+        groups = []
+        for name in names:
+            if name not in growable:
+                known = {layer.name for layer in model.layers}
+                detail = (
+                    model.explain(name)
+                    if name in model.widths()
+                    else (
+                        "it is not a layer of the model" if name not in known else "it has no units"
+                    )
+                )
+                raise ValueError(
+                    f"layers contains {name!r}, which cannot grow: {detail} "
+                    f"Growable layers: {sorted(growable)}."
+                )
+            measured = _model_access.measured_layer(model, name)
+            if measured not in groups:
+                groups.append(measured)
+        return groups
+
+    # --------------------------------------------------------------- config
+
+    def get_config(self):
+        return {
+            "trigger": _describe(self.trigger),
+            "initializer": _describe(self.initializer),
+            "layers": self.layers,
+            "max_units": self.max_units,
+            "buffer_size": self.buffer_size,
+            "rows_per_step": self.rows_per_step,
+            "every": self.every,
+            "min_new_rows": self.min_new_rows,
+            "probe_size": self.probe_size,
+            "reserve": self.reserve,
+            "fresh_optimizer_state": self.fresh_optimizer_state,
+            "seed": self.seed,
+            "verbose": self.verbose,
+        }
+
+
+def _describe(obj):
+    config = obj.get_config() if hasattr(obj, "get_config") else {}
+    return {"class_name": type(obj).__name__, "config": config}
+
+
+def _positive_int(value, name):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name}={value!r} is not allowed; expected an int >= 1.")
+    return int(value)
+
+
+def _check_reserve(reserve):
+    if isinstance(reserve, bool):
+        return reserve
+    if isinstance(reserve, numbers.Integral) and reserve >= 1:
+        return int(reserve)
+    raise ValueError(
+        f"reserve={reserve!r} is not allowed; expected True, False or an int capacity >= 1."
+    )
+
+
+def _check_layers(layers):
+    if layers is None:
+        return None
+    if isinstance(layers, str):
+        return [layers]
+    layers = list(layers)
+    for name in layers:
+        if not isinstance(name, str):
+            raise TypeError(f"layers contains {name!r}; expected layer names (str).")
+    return layers
+
+
+def _check_max_units(max_units):
+    if max_units is None:
+        return None
+    if isinstance(max_units, dict):
+        return {
+            name: _positive_int(value, f"max_units[{name!r}]") for name, value in max_units.items()
+        }
+    return _positive_int(max_units, "max_units")
+
+
+def _check_data(data, required):
+    if data is None:
+        if required:
+            raise ValueError(
+                "data=None is not allowed with a gradient-based trigger or initializer; "
+                "expected data=(x, y) arrays to draw gradient probes from."
+            )
+        return None
+    if not isinstance(data, (tuple, list)) or len(data) != 2:
+        raise ValueError(f"data must be a pair (x, y) of arrays; got {type(data).__name__}.")
+    x, y = np.asarray(data[0]), np.asarray(data[1])
+    if len(x) != len(y) or len(x) == 0:
+        raise ValueError(
+            f"data has {len(x)} inputs and {len(y)} targets; expected the same non-zero number."
+        )
+    return x, y

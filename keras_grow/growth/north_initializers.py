@@ -1,0 +1,440 @@
+"""NORTH* initialisations of new units (Maile 6.2.2): orthogonal and function-preserving.
+
+Every initialiser here gives new units **zero fan-out** (so the network
+computes exactly what it computed before) and **zero bias**, and a fan-in
+rescaled to the mean fan-in norm of the layer's existing units. They differ
+in how the fan-in is chosen:
+
+- `NorthRandom`: drawn from the layer's kernel initializer.
+- `NorthSelect`: the best of `candidates` random fan-ins, scored by how much
+  new direction their post-activations add to the layer's buffered
+  post-activations (the effective-dimension gain).
+- `NorthPre` (dense only, eq. 33): candidates whose pre-activations are
+  orthogonal to the existing pre-activations, then selected like
+  `NorthSelect`.
+- `NorthWeight` (eq. 34): random fan-ins projected onto the kernel (null
+  space) of the existing fan-in matrix.
+
+They are unit initialisers in the sense of `keras_grow.structure.initializers`:
+callables taking a `NewUnits` request and returning `{axis use: values}`. The
+activation-based ones read the request's `context`, which the `Neurogenesis`
+callback fills (see `growth_context` to build it yourself):
+
+- `"layer"`: the measured producer (its fan-in is the one selected; other
+  producers of a residual group get a random fan-in),
+- `"inputs"`: `(n, fan_in)` input rows of that layer (dense inputs or conv
+  patches) aligned with
+- `"activations"`: `(n, M)` post-activations of its existing units,
+- `"post_activation"`: maps `(n, k)` pre-activations to post-activations,
+- `"fan_in_masks"`: `{variable path: (fan_in,) 0/1 mask}` of entries that
+  read active input units.
+"""
+
+import numbers
+
+import keras
+import numpy as np
+
+from keras_grow.growth import _model_access
+from keras_grow.growth import metrics as metrics_lib
+from keras_grow.structure.initializers import draw_entries
+
+
+class UnitInitializer:
+    """Base class of the growth initialisers.
+
+    Attributes:
+        function_preserving: whether the model's outputs are unchanged by
+            adding units with this initialiser.
+        requires: what the initialiser reads from the request context:
+            `"inputs"` (input rows and activations, from activation taps) or
+            `"gradients"` (a gradient probe).
+    """
+
+    function_preserving = True
+    requires = frozenset()
+
+    def get_config(self):
+        return {}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def __repr__(self):
+        arguments = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({arguments})"
+
+
+# ----------------------------------------------------------------- helpers
+
+
+def kernel_uses(request):
+    """The fan-in kernel uses of the request (one per producer of the group)."""
+    return [use for use in request.fan_in if use.variable.ndim >= 2]
+
+
+def measured_kernel_use(request):
+    """The kernel use of the context's measured layer (default: the first producer's)."""
+    uses = kernel_uses(request)
+    layer = request.context.get("layer")
+    for use in uses:
+        if use.layer.name == layer:
+            return use
+    if layer is not None:
+        raise ValueError(
+            f"context['layer']={layer!r} is not a producer of the group being grown "
+            f"(producers: {[u.layer.name for u in uses]})."
+        )
+    return uses[0]
+
+
+def fan_in_mask(request, use):
+    """0/1 mask over one unit's fan-in entries (all ones if the context has none)."""
+    masks = request.context.get("fan_in_masks") or {}
+    mask = masks.get(use.variable.path)
+    if mask is None:
+        return np.ones(int(np.prod(np.delete(use.variable.shape, use.axis))), np.float32)
+    return np.asarray(mask, np.float32)
+
+
+def existing_norm(request, use):
+    """Mean L2 norm of the existing units' vectors along `use` (0 if none)."""
+    if request.group.width == 0:
+        return 0.0
+    return float(request.unit_norms(use, request.existing(use)).mean())
+
+
+def rescale_rows(rows, target):
+    """Scale every row of `rows` to L2 norm `target` (zero rows stay zero)."""
+    rows = np.asarray(rows, dtype=np.float32)
+    if target <= 0:
+        return rows
+    norms = np.linalg.norm(rows, axis=1, keepdims=True)
+    return np.where(norms > 0, rows * (target / np.maximum(norms, 1e-30)), rows)
+
+
+def draw_fan_in(request, use, count):
+    """`(count, fan_in)` fan-ins drawn from the layer's kernel initializer,
+    masked to active inputs and rescaled to the existing units' mean norm."""
+    initializer = getattr(use.layer, "kernel_initializer", None) or "glorot_uniform"
+    sampled = draw_entries(initializer, use, count, request.rng)
+    rows = np.moveaxis(sampled, use.axis, 0).reshape(count, -1) * fan_in_mask(request, use)
+    return rescale_rows(rows, existing_norm(request, use))
+
+
+def random_fan_ins(request, skip=()):
+    """Random rescaled fan-in values for every kernel use except those in `skip`."""
+    values = {}
+    for use in kernel_uses(request):
+        if any(use is other for other in skip):
+            continue
+        rows = draw_fan_in(request, use, request.count)
+        values[use] = _model_access.unit_slice(request, use, rows)
+    return values
+
+
+def context_rows(request, name):
+    """`request.context[name]` as float32, or a ValueError saying how to provide it."""
+    value = request.context.get(name)
+    if value is None:
+        raise ValueError(
+            f"This initializer needs request.context[{name!r}] (buffered rows of the measured "
+            "layer). Use it through keras_grow.callbacks.Neurogenesis, or pass "
+            "context=keras_grow.growth.growth_context(model, layer) to add_units after "
+            "recording with keras_grow.growth.watch_layers(model, [layer], inputs=True)."
+        )
+    return np.asarray(value, np.float32)
+
+
+def select_orthogonal(existing, candidates, count, epsilon=0.01):
+    """Greedily pick `count` columns of `candidates` that add the most new direction.
+
+    Both arrays hold post-activations, one row per sample. The score of a
+    candidate is the norm of its component (scaled by `1/sqrt(n)`) outside
+    the span of the existing activations' singular directions above
+    `epsilon`: a candidate raises the ε-numerical rank of the layer (φ_ED)
+    exactly when that component is significant, and a larger component also
+    raises the sum of singular values (the thesis' tie-breaker). After each
+    pick the remaining candidates are scored against the chosen ones too, so
+    the new units are not redundant with each other either.
+
+    Returns:
+        int array of `count` distinct candidate indices, best first.
+    """
+    candidates = np.asarray(candidates, dtype=np.float32)
+    n, total = candidates.shape
+    if count > total:
+        raise ValueError(f"cannot select {count} of {total} candidates.")
+    scale = 1.0 / np.sqrt(max(n, 1))
+    scores = np.einsum("ij,ij->j", candidates, candidates, dtype=np.float64) * scale**2
+    tie_break = 1e-9 * scores
+    basis = _significant_basis(existing, epsilon)  # (n, r), orthonormal columns
+    if basis.shape[1]:
+        projection = basis.T @ candidates
+        scores -= np.einsum("ij,ij->j", projection, projection, dtype=np.float64) * scale**2
+    else:
+        projection = np.zeros((0, total), np.float32)
+    scores = np.maximum(scores, 0.0)
+    chosen, extra = [], []
+    for _ in range(count):
+        ranked = scores + tie_break
+        ranked[chosen] = -np.inf
+        best = int(np.argmax(ranked))
+        chosen.append(best)
+        if len(chosen) == count or scores[best] <= 1e-20:
+            continue
+        direction = candidates[:, best].astype(np.float64)
+        if basis.shape[1]:
+            direction -= basis @ projection[:, best]
+        for previous in extra:
+            direction -= previous * (previous @ direction)
+        direction /= max(np.linalg.norm(direction), 1e-30)
+        extra.append(direction)
+        along = direction.astype(np.float32) @ candidates
+        scores = np.maximum(scores - (along.astype(np.float64) * scale) ** 2, 0.0)
+    return np.asarray(chosen, dtype=int)
+
+
+def _significant_basis(existing, epsilon):
+    """Orthonormal basis of the directions of `existing / sqrt(n)` with σ > ε."""
+    existing = np.asarray(existing, dtype=np.float32)
+    if existing.size == 0:
+        return np.zeros((existing.shape[0], 0), np.float32)
+    n = existing.shape[0]
+    gram = existing.T.astype(np.float64) @ existing.astype(np.float64) / n
+    eigenvalues, vectors = np.linalg.eigh(gram)
+    keep = eigenvalues > epsilon**2
+    weights = vectors[:, keep] / np.sqrt(eigenvalues[keep] * n)
+    return (existing @ weights.astype(np.float32)).astype(np.float32)
+
+
+def _check_candidates(candidates):
+    if isinstance(candidates, bool) or not isinstance(candidates, numbers.Integral):
+        raise ValueError(f"candidates={candidates!r} is not allowed; expected an int >= 1.")
+    if candidates < 1:
+        raise ValueError(f"candidates={candidates!r} is not allowed; expected an int >= 1.")
+    return int(candidates)
+
+
+# ------------------------------------------------------------ initialisers
+
+
+class NorthRandom(UnitInitializer):
+    """NORTH-Random: random fan-in, zero fan-out, zero bias (function-preserving).
+
+    The fan-in of each producer of the group is drawn from its
+    `kernel_initializer` (Xavier/Glorot uniform by default, the thesis' base
+    initialisation), restricted to active inputs and rescaled to the mean
+    fan-in norm of the existing units.
+
+    Example:
+
+    ```python
+    model.add_units("hidden", 4, initializer=keras_grow.growth.NorthRandom())
+    ```
+    """
+
+    def __call__(self, request):
+        return random_fan_ins(request)
+
+
+class NorthSelect(UnitInitializer):
+    """NORTH-Select: keep the random candidates that make activations most orthogonal.
+
+    Draws `candidates + count` random fan-ins (as `NorthRandom`), computes
+    their post-activations on the buffered input rows of the layer
+    (`post(inputs · w)`: the layer's activation and any batch norm after it),
+    and keeps the `count` candidates that add the most new direction to the
+    existing units' post-activations (`select_orthogonal`). Fan-out and bias
+    are zero, so the model's function is unchanged.
+
+    Reference:
+    - Maile, PhD thesis, 2023, section 6.2.2 ("Select").
+
+    Args:
+        candidates: int >= 1, random candidates drawn besides the `count`
+            needed (thesis: 1000 for dense layers, 100 for convolutions).
+        epsilon: singular-value threshold defining the existing
+            activations' significant directions.
+
+    Example:
+
+    ```python
+    keras_grow.callbacks.Neurogenesis(
+        trigger=keras_grow.growth.ActivationTrigger(),
+        initializer=keras_grow.growth.NorthSelect(candidates=1000))
+    ```
+    """
+
+    requires = frozenset({"inputs"})
+
+    def __init__(self, candidates=1000, epsilon=0.01):
+        self.candidates = _check_candidates(candidates)
+        self.epsilon = metrics_lib.check_epsilon(epsilon)
+
+    def candidate_fan_ins(self, request, use, inputs):
+        """`(candidates + count, fan_in)` rescaled candidate fan-ins."""
+        return draw_fan_in(request, use, self.candidates + request.count)
+
+    def __call__(self, request):
+        use = measured_kernel_use(request)
+        inputs = context_rows(request, "inputs")
+        existing = context_rows(request, "activations")
+        post = request.context.get("post_activation") or (lambda z: z)
+        candidates = self.candidate_fan_ins(request, use, inputs)
+        active = fan_in_mask(request, use) > 0
+        if active.all():
+            activations = post(inputs @ candidates.T)
+        else:  # skip inputs that read inactive slots (their weights are zero)
+            activations = post(inputs[:, active] @ candidates[:, active].T)
+        chosen = select_orthogonal(existing, activations, request.count, self.epsilon)
+        values = random_fan_ins(request, skip=[use])
+        values[use] = _model_access.unit_slice(request, use, candidates[chosen])
+        return values
+
+    def get_config(self):
+        return {"candidates": self.candidates, "epsilon": self.epsilon}
+
+
+class NorthPre(NorthSelect):
+    """NORTH-Pre (eq. 33): candidates with pre-activations orthogonal to the layer's.
+
+    For the buffered input rows `X` (n × d) and the existing units'
+    pre-activations `Z = X Wᵀ + b` (n × M), a candidate's fan-in is
+    `w = X⁺ t`, where `t = (I − Q Qᵀ) g` projects a Gaussian vector `g` onto
+    the orthogonal complement of `Z`'s column space (`Q` an orthonormal basis
+    of it): the same distribution as the thesis' `V'_Z a` with the right
+    `n − M` singular vectors `V'_Z` of `Z`, without forming them. `X⁺` is the
+    Moore-Penrose pseudo-inverse over the active inputs. Candidates are then
+    rescaled and selected by their post-activations as in `NorthSelect`.
+    When the existing pre-activations already span the column space of `X`
+    (at least as many independent units as independent inputs), no such `w`
+    exists and the candidates are random, as in `NorthSelect`.
+    Dense layers only (convolutions have no closed form, thesis 6.2.3).
+
+    Args:
+        candidates: int >= 1, candidates besides the `count` needed.
+        epsilon: singular-value threshold of the selection.
+        rcond: relative cut-off of small singular values in `X⁺` and in the
+            rank of `Z`. Directions of `X` weaker than that are ignored: the
+            fan-ins are stored in float32, which cannot resolve the huge
+            weights a near-singular `X` would ask for.
+
+    Example:
+
+    ```python
+    keras_grow.callbacks.Neurogenesis(
+        trigger=keras_grow.growth.ActivationTrigger(),
+        initializer=keras_grow.growth.NorthPre(candidates=1000))
+    ```
+    """
+
+    def __init__(self, candidates=1000, epsilon=0.01, rcond=1e-3):
+        super().__init__(candidates, epsilon)
+        if isinstance(rcond, bool) or not isinstance(rcond, numbers.Real) or not rcond > 0:
+            raise ValueError(f"rcond={rcond!r} is not allowed; expected a number > 0.")
+        self.rcond = float(rcond)
+
+    def candidate_fan_ins(self, request, use, inputs):
+        if not isinstance(use.layer, keras.layers.Dense):
+            raise ValueError(
+                f"NorthPre supports Dense layers only; layer '{use.layer.name}' is a "
+                f"{type(use.layer).__name__} (no closed form for convolutions)."
+            )
+        total = self.candidates + request.count
+        mask = fan_in_mask(request, use) > 0
+        x = inputs[:, mask].astype(np.float64)
+        weights = request.unit_vectors(use, request.existing(use))[:, mask]
+        pre = x @ weights.T.astype(np.float64)
+        bias = next(
+            (u for u in request.fan_in if u.variable.ndim == 1 and u.layer is use.layer), None
+        )
+        if bias is not None:
+            pre = pre + request.existing(bias)[None, :]
+        basis = _column_basis(pre, self.rcond)
+        targets = request.rng.standard_normal((x.shape[0], total))
+        targets -= basis @ (basis.T @ targets)
+        solved = _pseudo_inverse(x, self.rcond) @ targets
+        reached = np.linalg.norm(x @ solved, axis=0)
+        fan_in = np.zeros((total, mask.size), np.float32)
+        fan_in[:, mask] = solved.T
+        fan_in = rescale_rows(fan_in, existing_norm(request, use))
+        # When the existing pre-activations already span everything the inputs can
+        # produce, no orthogonal direction is reachable: fall back to random fan-ins.
+        degenerate = reached <= 1e-6 * np.linalg.norm(targets, axis=0)
+        if degenerate.any():
+            fan_in[degenerate] = draw_fan_in(request, use, int(degenerate.sum()))
+        return fan_in
+
+    def get_config(self):
+        return {**super().get_config(), "rcond": self.rcond}
+
+
+class NorthWeight(UnitInitializer):
+    """NORTH-Weight (eq. 34): fan-ins in the null space of the existing fan-ins.
+
+    Each new unit's fan-in is a random draw (as `NorthRandom`) projected onto
+    the kernel of the measured layer's fan-in matrix `W` (one row per
+    existing unit; convolution kernels flattened to `k·k·C_in`) and of the
+    fan-ins already chosen in this event, then rescaled to the existing
+    units' mean norm. The thesis' `W` includes the bias column; new units
+    start with zero bias, so the projection uses the kernel part. When the
+    null space is empty (at least as many units as inputs) the random draw is
+    kept unprojected. Fan-out is zero: function-preserving.
+
+    Reads no context (the masks of active inputs, if given, are used).
+
+    Example:
+
+    ```python
+    keras_grow.callbacks.Neurogenesis(
+        trigger=keras_grow.growth.WeightTrigger(gamma=0.99),
+        initializer=keras_grow.growth.NorthWeight())
+    ```
+    """
+
+    def __call__(self, request):
+        use = measured_kernel_use(request)
+        existing = request.unit_vectors(use, request.existing(use)).astype(np.float64)
+        draws = draw_fan_in(request, use, request.count).astype(np.float64)
+        basis = _row_basis(existing)
+        chosen = []
+        for row in draws:
+            projected = row - basis.T @ (basis @ row) if basis.size else row
+            norm = np.linalg.norm(projected)
+            if norm <= 1e-6 * max(np.linalg.norm(row), 1e-30):
+                projected, norm = row, np.linalg.norm(row)
+            chosen.append(projected)
+            if norm > 0:
+                basis = (
+                    np.vstack([basis, projected / norm]) if basis.size else (projected / norm)[None]
+                )
+        rows = rescale_rows(np.asarray(chosen), existing_norm(request, use))
+        values = random_fan_ins(request, skip=[use])
+        values[use] = _model_access.unit_slice(request, use, rows)
+        return values
+
+
+def _row_basis(matrix, rcond=1e-10):
+    """Orthonormal basis (rows) of the row space of `matrix`."""
+    if matrix.size == 0:
+        return np.zeros((0, matrix.shape[1] if matrix.ndim == 2 else 0))
+    _, values, vt = np.linalg.svd(matrix, full_matrices=False)
+    keep = values > rcond * max(values.max(initial=0.0), 1e-30)
+    return vt[keep]
+
+
+def _column_basis(matrix, rcond):
+    """Orthonormal basis (columns) of the column space of tall `matrix`."""
+    eigenvalues, vectors = np.linalg.eigh(matrix.T @ matrix)
+    keep = eigenvalues > rcond**2 * max(eigenvalues.max(initial=0.0), 1e-30)
+    return matrix @ (vectors[:, keep] / np.sqrt(eigenvalues[keep]))
+
+
+def _pseudo_inverse(matrix, rcond):
+    """Moore-Penrose pseudo-inverse of tall `matrix` through its Gram matrix."""
+    eigenvalues, vectors = np.linalg.eigh(matrix.T @ matrix)
+    keep = eigenvalues > rcond**2 * max(eigenvalues.max(initial=0.0), 1e-30)
+    inverse = (vectors[:, keep] / eigenvalues[keep]) @ vectors[:, keep].T
+    return inverse @ matrix.T

@@ -1,0 +1,238 @@
+"""Activation taps that also record what each layer *reads*.
+
+Candidate-based initialisers (NORTH-Select, NORTH-Pre) need, for the same
+rows as a layer's buffered post-activations, the layer's inputs: a candidate
+unit's activation is `post(inputs · w)`. `GrowthTaps` extends the
+`DynamicModel.watch` ring buffers with a second buffer per layer holding its
+input rows, written in the same scatter as the outputs (no extra forward
+pass):
+
+- Dense: the input vector of each recorded row.
+- Conv1D/2D/3D (channels-last): the receptive-field patch of each recorded
+  output position, flattened in kernel order `(k…, C_in)`, so that
+  `patch · kernel[..., unit].ravel()` is the unit's pre-activation there.
+
+It also counts the rows written per layer, so callers can tell how many rows
+are new since they last read a buffer.
+"""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_grow.growth import _model_access
+from keras_grow.structure import activation_taps, storage
+
+
+def install(model, layer_names, buffer_size, rows_per_step, input_layers=()):
+    """Make `model` record post-activations of `layer_names` (and inputs of
+    `input_layers`) in its train step; returns the `GrowthTaps`.
+
+    Replaces whatever `model.watch` installed before. `model.activations`,
+    `reset_activations` and `unwatch` keep working.
+    """
+    model.watch(layer_names, buffer_size=buffer_size, rows_per_step=rows_per_step)
+    taps = GrowthTaps(model, layer_names, buffer_size, rows_per_step, input_layers)
+    model._state.taps = taps
+    model._reset_compiled_functions()
+    return taps
+
+
+class GrowthTaps(activation_taps.ActivationTaps):
+    """`ActivationTaps` plus aligned input rows and a written-rows counter.
+
+    Args:
+        model: the `DynamicModel`.
+        layer_names: producer layers whose post-activations are recorded.
+        buffer_size: rows kept per layer.
+        rows_per_step: rows written per layer and step.
+        input_layers: subset of `layer_names` whose inputs are recorded too.
+    """
+
+    def __init__(self, model, layer_names, buffer_size, rows_per_step, input_layers=()):
+        super().__init__(model, layer_names, buffer_size, rows_per_step)
+        self.input_layers = [name for name in self.layer_names if name in set(input_layers)]
+        self.layers = {name: model.get_layer(name) for name in self.input_layers}
+        self.input_layouts = {}
+        tensors = [
+            activation_taps.post_activation_tensor(model, model.get_layer(n))
+            for n in self.layer_names
+        ]
+        inputs = []
+        for name in self.input_layers:
+            layer = self.layers[name]
+            _check_input_layer(layer)
+            inputs.append(layer._inbound_nodes[0].arguments.keras_tensors[0])
+            kernel_use, _ = _model_access.producer_uses(model, name)
+            self.input_layouts[name] = _input_layout(model, name, kernel_use)
+        outputs = model.outputs[0] if len(model.outputs) == 1 else model.outputs
+        self.forward = keras.Model(
+            model.inputs, [outputs, tensors + inputs], name=f"{model.name}_growth_taps"
+        )
+        self.input_buffers, self.written, self.stale = {}, {}, set()
+        with model.distribute_strategy.scope():
+            for name, tensor in zip(self.input_layers, inputs):
+                columns = _patch_size(self.layers[name]) * int(tensor.shape[-1])
+                self.input_buffers[name] = tf.Variable(
+                    tf.zeros((self.buffer_size, columns)), trainable=False
+                )
+            for name in self.layer_names:
+                self.written[name] = tf.Variable(0, dtype=tf.int64, trainable=False)
+
+    # ----------------------------------------------------------- in the step
+
+    def record(self, tapped):
+        count = len(self.layer_names)
+        outputs, inputs = list(tapped[:count]), list(tapped[count:])
+        for name, tensor in zip(self.input_layers, inputs):
+            buffer = self.input_buffers[name]
+            output = outputs[self.layer_names.index(name)]
+            rows = _input_rows(self.layers[name], tensor, output, self.rows_per_step)
+            if rows.shape[-1] != buffer.shape[-1]:
+                self.stale.add(name)  # trace time: the input was resized elsewhere
+                continue
+            slots = (self.positions[name] + tf.range(tf.shape(rows, tf.int64)[0])) % (
+                self.buffer_size
+            )
+            buffer.scatter_nd_update(slots[:, None], rows)
+        for name, output in zip(self.layer_names, outputs):
+            total = tf.cast(tf.size(output) // tf.shape(output)[-1], tf.int64)
+            self.written[name].assign_add(tf.minimum(total, self.rows_per_step))
+        super().record(outputs)
+
+    # --------------------------------------------------------------- readers
+
+    def filled_rows(self, name):
+        """Rows recorded for `name` since its last reset (at most the buffer size)."""
+        return int(self.filled[name].numpy())
+
+    def rows_written(self, name):
+        """Rows ever written for `name` (a counter that never wraps)."""
+        return int(self.written[name].numpy())
+
+    def inputs(self, name):
+        """Input rows of `name` aligned with `DynamicModel.activations(name)`.
+
+        Returns `None` if `name`'s inputs are not recorded or went stale (the
+        input width changed without this tap following it).
+        """
+        if name not in self.input_buffers or name in self.stale:
+            return None
+        return self.input_buffers[name].numpy()[: self.filled_rows(name)]
+
+    # ------------------------------------------------------------ relayouts
+
+    def relayout(self, name, slot_map, strategy):
+        super().relayout(name, slot_map, strategy)
+        group = self._model_group(name)
+        for reader, layout in self.input_layouts.items():
+            if group is None or group not in layout.groups():
+                continue
+            source = storage.axis_source_map(layout, group, np.asarray(slot_map))
+            patch = _patch_size(self.layers[reader])
+            channels = layout.size()
+            columns = (np.arange(patch)[:, None] * channels + source[None, :]).reshape(-1)
+            columns = np.where(np.tile(source, patch) >= 0, columns, -1)
+            value = storage.gather_axis(self.input_buffers[reader].numpy(), 1, columns, 0.0)
+            with strategy.scope():
+                self.input_buffers[reader] = tf.Variable(value, trainable=False)
+            self.input_layouts[reader] = layout
+
+    def _model_group(self, name):
+        for layout in self.input_layouts.values():
+            for group in layout.groups():
+                if name in [layer.name for layer in group.producers]:
+                    return group
+        return None
+
+
+def _check_input_layer(layer):
+    if isinstance(layer, keras.layers.Dense):
+        return
+    if isinstance(layer, _model_access._CONVOLUTIONS):
+        if layer.data_format != "channels_last" or getattr(layer, "groups", 1) != 1:
+            raise ValueError(
+                f"layer '{layer.name}': input rows are recorded for channels-last, "
+                "ungrouped convolutions only."
+            )
+        return
+    raise ValueError(
+        f"layer '{layer.name}' ({type(layer).__name__}): input rows can be recorded for "
+        "Dense and Conv1D/2D/3D layers only."
+    )
+
+
+def _input_layout(model, name, kernel_use):
+    layer = model.get_layer(name)
+    graph = model._state.graph
+    for use in graph.uses_of_variable(kernel_use.variable):
+        if use.role == "consumer" and use.layer is layer:
+            return use.layout
+    from keras_grow.structure.graph import Layout, Segment
+
+    return Layout((Segment(None, int(kernel_use.variable.shape[-2])),))
+
+
+def _patch_size(layer):
+    if isinstance(layer, keras.layers.Dense):
+        return 1
+    return int(np.prod(layer.kernel_size))
+
+
+def _input_rows(layer, inputs, outputs, rows_per_step):
+    """The inputs that produced the rows `ActivationTaps.record` keeps of `outputs`."""
+    inputs = tf.cast(inputs, tf.float32)
+    if isinstance(layer, keras.layers.Dense):
+        rows = tf.reshape(inputs, (-1, tf.shape(inputs)[-1]))
+        total = tf.shape(rows, out_type=tf.int64)[0]
+        count = tf.minimum(total, rows_per_step)
+        return tf.gather(rows, tf.range(count) * total // tf.maximum(count, 1))
+    return _patches(layer, inputs, outputs, rows_per_step)
+
+
+def _patches(layer, inputs, outputs, rows_per_step):
+    spatial = len(layer.kernel_size)
+    out_shape = tf.shape(outputs, out_type=tf.int64)
+    in_shape = tf.shape(inputs, out_type=tf.int64)
+    positions = out_shape[1:-1]
+    total = tf.reduce_prod(out_shape[:-1])
+    count = tf.minimum(total, rows_per_step)
+    flat = tf.range(count) * total // tf.maximum(count, 1)
+    # Unravel flat row indices into (batch, o_1, ..., o_d).
+    coordinates, rest = [], flat
+    for axis in reversed(range(spatial)):
+        coordinates.insert(0, rest % positions[axis])
+        rest = rest // positions[axis]
+    batch = rest
+    zero = tf.constant(0, tf.int64)
+    paddings = [[zero, zero]]
+    grids = []
+    for axis in range(spatial):
+        kernel = layer.kernel_size[axis]
+        stride = layer.strides[axis]
+        dilation = layer.dilation_rate[axis]
+        extent = (kernel - 1) * dilation + 1
+        if layer.padding == "same":
+            pad = tf.maximum((positions[axis] - 1) * stride + extent - in_shape[axis + 1], 0)
+            paddings.append([pad // 2, pad - pad // 2])
+        elif layer.padding == "valid":
+            paddings.append([0, 0])
+        else:
+            raise ValueError(
+                f"layer '{layer.name}': padding={layer.padding!r} is not supported for input "
+                "taps; expected 'same' or 'valid'."
+            )
+        offsets = tf.range(kernel, dtype=tf.int64) * dilation
+        grids.append(coordinates[axis][:, None] * stride + offsets[None, :])  # (count, k_axis)
+    paddings.append([zero, zero])
+    padded = tf.pad(inputs, tf.stack([tf.stack(p) for p in paddings]))
+    kernel_shape = list(layer.kernel_size)
+    index_parts = [tf.reshape(batch, [-1] + [1] * spatial)]
+    for axis in range(spatial):
+        shape = [-1] + [1] * spatial
+        shape[axis + 1] = kernel_shape[axis]
+        index_parts.append(tf.reshape(grids[axis], shape))
+    target = tf.concat([[count], tf.constant(kernel_shape, tf.int64)], axis=0)
+    indices = tf.stack([tf.broadcast_to(part, target) for part in index_parts], axis=-1)
+    patches = tf.gather_nd(padded, indices)  # (count, k_1, ..., k_d, C)
+    return tf.reshape(patches, (count, int(np.prod(kernel_shape)) * int(inputs.shape[-1])))
