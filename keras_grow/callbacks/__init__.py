@@ -1,4 +1,10 @@
 """Keras callbacks that drive structural change during fit."""
 
+from keras_grow.callbacks.darts import ADMMRegularization as ADMMRegularization
+from keras_grow.callbacks.darts import AlphaHistory as AlphaHistory
+from keras_grow.callbacks.darts import DropPathScheduler as DropPathScheduler
+from keras_grow.callbacks.darts import FisherScheduler as FisherScheduler
+from keras_grow.callbacks.darts import ProgressivePruning as ProgressivePruning
+from keras_grow.callbacks.darts import ProximityRegularization as ProximityRegularization
 from keras_grow.callbacks.scheduled_growth import ScheduledGrowth as ScheduledGrowth
 from keras_grow.callbacks.structural import StructuralCallback as StructuralCallback
