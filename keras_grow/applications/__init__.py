@@ -1,5 +1,6 @@
 """Prebuilt models in the keras.applications style."""
 
+from keras_grow.applications.darts_network import DartsNetwork as DartsNetwork
 from keras_grow.applications.diff_rnn import DiffRNN as DiffRNN
 from keras_grow.applications.equivariant_cnn import EquivariantCNN as EquivariantCNN
 from keras_grow.applications.growing_mlp import GrowingMLP as GrowingMLP

@@ -1,5 +1,11 @@
 """Keras callbacks that drive structural change during fit."""
 
+from keras_grow.callbacks.darts import ADMMRegularization as ADMMRegularization
+from keras_grow.callbacks.darts import AlphaHistory as AlphaHistory
+from keras_grow.callbacks.darts import DropPathScheduler as DropPathScheduler
+from keras_grow.callbacks.darts import FisherScheduler as FisherScheduler
+from keras_grow.callbacks.darts import ProgressivePruning as ProgressivePruning
+from keras_grow.callbacks.darts import ProximityRegularization as ProximityRegularization
 from keras_grow.callbacks.multiplier_resize import MultiplierResize as MultiplierResize
 from keras_grow.callbacks.multiplier_resize import NewNeuronAtThreshold as NewNeuronAtThreshold
 from keras_grow.callbacks.multiplier_resize import plan_resize as plan_resize
