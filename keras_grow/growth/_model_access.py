@@ -10,7 +10,7 @@ module gathers those few reads of `DynamicModel` internals in one place.
 import keras
 import numpy as np
 
-from keras_grow.structure import activation_taps, storage
+from keras_grow.structure import activation_taps, storage, unit_edits
 
 _CONVOLUTIONS = (keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Conv3D)
 
@@ -105,7 +105,8 @@ def fan_in_mask(model, kernel_use):
     """Flat 0/1 mask over one unit's fan-in entries: 0 where the entry reads an
     inactive input slot (DynamicModel keeps those entries at zero)."""
     variable = kernel_use.variable
-    mask = np.broadcast_to(model._other_axes_mask(variable, kernel_use), tuple(variable.shape))
+    mask = unit_edits.other_axes_mask(model._state.graph, variable, kernel_use)
+    mask = np.broadcast_to(mask, tuple(variable.shape))
     return np.moveaxis(mask, kernel_use.axis, 0)[0].reshape(-1).astype(np.float32)
 
 

@@ -122,8 +122,8 @@ class GrowthTaps(activation_taps.ActivationTaps):
 
     # ------------------------------------------------------------ relayouts
 
-    def relayout(self, name, slot_map, strategy):
-        super().relayout(name, slot_map, strategy)
+    def relayout(self, name, slot_map):
+        super().relayout(name, slot_map)
         group = self._model_group(name)
         for reader, layout in self.input_layouts.items():
             if group is None or group not in layout.groups():
@@ -134,8 +134,10 @@ class GrowthTaps(activation_taps.ActivationTaps):
             columns = (np.arange(patch)[:, None] * channels + source[None, :]).reshape(-1)
             columns = np.where(np.tile(source, patch) >= 0, columns, -1)
             value = storage.gather_axis(self.input_buffers[reader].numpy(), 1, columns, 0.0)
-            with strategy.scope():
-                self.input_buffers[reader] = tf.Variable(value, trainable=False)
+            # A new static buffer: `record` checks its width at trace time, and
+            # a reallocation retraces (with reassignable storage a Dense group
+            # may not: then `record` marks the layer's inputs stale).
+            self.input_buffers[reader] = tf.Variable(value, trainable=False)
             self.input_layouts[reader] = layout
 
     def _model_group(self, name):
