@@ -89,8 +89,8 @@ def run(output_dir, epochs=6, seed=0, verbose=2):
         f"static 128-128 {static_accuracy:.3f} in {static_seconds:.1f} s."
     )
     print(
-        "Growth here follows a fixed schedule; the NORTH* triggers decide when and where "
-        "to grow (keras_grow.callbacks.Neurogenesis, once available)."
+        "Growth here follows a fixed schedule; keras_grow.callbacks.Neurogenesis lets the "
+        "NORTH* triggers decide when and where to grow (tutorials/04_north_mnist.py)."
     )
 
     plot_path = output_dir / "demo.png"
