@@ -152,7 +152,8 @@ class MultiplierResize(keras.callbacks.Callback):
     layer and step. Deleting a neuron and adding one within the layer's
     capacity are a few variable writes; only growth beyond capacity
     reallocates and retraces (DynamicModel's amortised `growth_factor`, or
-    reserve `capacity` slots up front).
+    reserve `capacity` slots up front). Adding or deleting a residual block
+    retraces the step once (deleted blocks then cost nothing).
 
     Reference:
     - [Miconi, 2016](https://arxiv.org/abs/1606.06216), "Neural networks with
@@ -346,7 +347,6 @@ class MultiplierResize(keras.callbacks.Callback):
     def _resize_blocks(self, stack):
         multipliers = stack.block_multipliers()
         depth = multipliers.size
-        optimizer = getattr(self.model, "optimizer", None)
         delete, add = plan_resize(
             multipliers,
             self.deletion_threshold,
@@ -359,7 +359,7 @@ class MultiplierResize(keras.callbacks.Callback):
         )
         below = int(np.sum(np.abs(multipliers) <= self.deletion_threshold))
         if delete.size:
-            stack.remove_blocks(delete, optimizer=optimizer)
+            stack.remove_blocks(delete, model=self.model)
             reason = (
                 f"MultiplierResize: {below} of {depth} block multipliers <= "
                 f"{self.deletion_threshold:g} (reserve {self.reserve}), excess deleted with "
@@ -368,7 +368,7 @@ class MultiplierResize(keras.callbacks.Callback):
             self._record(stack, "remove_blocks", delete.size, reason)
         if add:
             seed = int(self._rng.integers(2**31 - 1))
-            stack.add_block(self.deletion_threshold, np.random.default_rng(seed), optimizer)
+            stack.add_block(self.deletion_threshold, np.random.default_rng(seed), self.model)
             reason = (
                 f"MultiplierResize: {below} of {depth} block multipliers <= "
                 f"{self.deletion_threshold:g}, fewer than reserve {self.reserve}; block added at "

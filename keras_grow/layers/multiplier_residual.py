@@ -1,6 +1,7 @@
 """A stack of residual blocks with learnable output multipliers: depth by Miconi's rule."""
 
 import numbers
+import warnings
 
 import keras
 import numpy as np
@@ -17,6 +18,24 @@ from keras_grow.layers.multiplier_dense import (
 # Optimizer slot kinds holding second moments (see keras_grow.structure.optimizer_state):
 # a reused block starts them at its peers' mean, not at 0.
 _SECOND_MOMENTS = frozenset({"velocity", "velocity_hat", "accumulator", "accumulated_grad"})
+
+
+# Deleted blocks are left out of the traced step, so their variables get no
+# gradient and Keras' optimizer skips them (that is what makes them free). It
+# warns when it does; `_silence_missing_gradients` ignores exactly that
+# warning, and only when every variable it lists belongs to a residual stack.
+_MISSING_GRADIENTS = (
+    r"Gradients do not exist for variables \[('[^']*/(block_\d+_(kernel|bias)_(in|out)"
+    r"|multiplier)'(, )?)+\] when minimizing the loss"
+)
+
+
+def _silence_missing_gradients():
+    """Install the warning filter (again, if a `catch_warnings` block dropped it)."""
+    if not any(
+        getattr(entry[1], "pattern", None) == _MISSING_GRADIENTS for entry in warnings.filters
+    ):
+        warnings.filterwarnings("ignore", message=_MISSING_GRADIENTS, category=UserWarning)
 
 
 class _ActiveFloor(keras.constraints.Constraint):
@@ -55,13 +74,17 @@ class MultiplierResidualStack(keras.layers.Layer):
     reserve, so the network's depth follows the task.
 
     Cost of structural change: every block's variables exist from `build`,
-    and which blocks run is decided inside the compiled step by a
-    `keras.ops.cond` on the block's `active` flag (a non-trainable
-    variable). An inactive block executes nothing but that branch test (no
-    matmul, forward or backward), and adding or deleting a block is two
-    variable writes: no reallocation, no retrace, no recompilation. An
-    inactive block's multiplier is held at exactly 0, so it adds nothing to
-    the L1 penalty.
+    but only the active blocks are part of the computation, so a deleted
+    block costs nothing — no forward or backward pass and no optimizer
+    update (its variables get no gradient, and Keras' optimizer skips them).
+    Which blocks are active is fixed when the step is traced: after
+    `add_block` / `remove_blocks` the model's compiled functions must be
+    rebuilt once. Pass `model=` to those methods (as
+    `keras_grow.callbacks.MultiplierResize` does) and they rebuild them and
+    reset the new block's optimizer state; eager calls see the change at
+    once. An inactive block's multiplier is held at exactly 0, so it adds
+    nothing to the L1 penalty. The active flags are a non-trainable variable,
+    so saving and loading restore the depth.
 
     Deleting a block removes its term `multiplier[b] * f_b(x)` from the
     stream; with its multiplier at the floor `min_multiplier` the output
@@ -156,6 +179,7 @@ class MultiplierResidualStack(keras.layers.Layer):
     # ------------------------------------------------------------------ build
 
     def build(self, input_shape):
+        _silence_missing_gradients()
         features = int(input_shape[-1])
         units = self.block_units or features
         shapes = {
@@ -187,6 +211,16 @@ class MultiplierResidualStack(keras.layers.Layer):
             constraint=_ActiveFloor(self.active, self.min_multiplier),
         )
         self.input_spec = keras.layers.InputSpec(min_ndim=2, axes={-1: features})
+        self._sync_active()
+
+    def _sync_active(self):
+        """Read the active flags into the Python list that `call` iterates over."""
+        flags = keras.ops.convert_to_numpy(self.active)
+        self._active_slots = [int(i) for i in np.flatnonzero(flags > 0.5)]
+
+    def load_own_variables(self, store):
+        super().load_own_variables(store)
+        self._sync_active()
 
     def set_min_multiplier(self, min_multiplier):
         """Change the floor of active blocks' multipliers (recompile to take effect)."""
@@ -206,12 +240,8 @@ class MultiplierResidualStack(keras.layers.Layer):
 
     def call(self, inputs):
         x = inputs
-        for index in range(self.max_blocks):
-            x = ops.cond(
-                self.active[index] > 0.5,
-                lambda x=x, index=index: self._block(x, index),
-                lambda x=x: x,
-            )
+        for index in self._active_slots:  # deleted blocks are not traced at all
+            x = self._block(x, index)
         return x
 
     def compute_output_shape(self, input_shape):
@@ -226,28 +256,30 @@ class MultiplierResidualStack(keras.layers.Layer):
 
     def active_blocks(self):
         """Slot indices of the active blocks, in order."""
-        return np.flatnonzero(keras.ops.convert_to_numpy(self.active) > 0.5)
+        return np.asarray(self._active_slots, dtype=int)
 
     def block_multipliers(self):
         """Multipliers of the active blocks, in order."""
         values = keras.ops.convert_to_numpy(self.multiplier)
         return values[self.active_blocks()]
 
-    def add_block(self, multiplier=0.05, rng=None, optimizer=None):
+    def add_block(self, multiplier=0.05, rng=None, model=None):
         """Activate a free block slot with fresh random weights.
 
         Both kernels are drawn from `kernel_initializer` (seeded from `rng`),
         biases from `bias_initializer`, and the block's multiplier is set to
-        `multiplier`. Optimizer slots of the block's variables are reset:
-        first moments to 0, second moments to the mean of the active blocks'
-        (so the new block's first steps are not inflated by Adam's bias
-        correction).
+        `multiplier`. With `model`, the model's compiled functions are
+        rebuilt and the block's optimizer slots are reset: first moments to
+        0, second moments to the mean of the active blocks' (so the new
+        block's first steps are not inflated by Adam's bias correction).
 
         Args:
             multiplier: the new block's multiplier (Miconi: the deletion
                 threshold).
             rng: a `numpy.random.Generator` (default: a fresh one).
-            optimizer: the model's optimizer, if built, to reset the slots of.
+            model: the model holding this layer, or `None` (then rebuild its
+                compiled functions yourself, e.g.
+                `model.make_train_function(force=True)`).
 
         Returns:
             The slot index of the new block.
@@ -255,14 +287,15 @@ class MultiplierResidualStack(keras.layers.Layer):
         Raises:
             ValueError: if all `max_blocks` blocks are already active.
         """
-        free = np.flatnonzero(keras.ops.convert_to_numpy(self.active) <= 0.5)
-        if free.size == 0:
+        free = sorted(set(range(self.max_blocks)) - set(self._active_slots))
+        if not free:
             raise ValueError(
                 f"Cannot add a block to '{self.name}': all max_blocks={self.max_blocks} "
                 "blocks are active."
             )
         rng = np.random.default_rng() if rng is None else rng
-        index = int(free[0])
+        index = free[0]
+        optimizer = getattr(model, "optimizer", None)
         existing = self.active_blocks()
         for key, variable in self.blocks[index].items():
             initializer = self.kernel_initializer if "kernel" in key else self.bias_initializer
@@ -270,10 +303,17 @@ class MultiplierResidualStack(keras.layers.Layer):
             variable.assign(initializer(variable.shape, dtype=variable.dtype))
         self._reset_slots(optimizer, index, existing)
         self._write_flag(index, 1.0, float(multiplier), optimizer)
+        _rebuild_compiled_functions(model)
         return index
 
-    def remove_blocks(self, positions, optimizer=None):
+    def remove_blocks(self, positions, model=None):
         """Deactivate the blocks at `positions` (indices among the active blocks).
+
+        Args:
+            positions: int or sequence of ints, positions among the active
+                blocks (as in `active_blocks()`).
+            model: the model holding this layer, whose compiled functions are
+                then rebuilt; or `None` (rebuild them yourself).
 
         Returns:
             The slot indices of the removed blocks.
@@ -291,8 +331,10 @@ class MultiplierResidualStack(keras.layers.Layer):
                 f"[0, {active.size}) (the active blocks)."
             )
         slots = active[positions]
+        optimizer = getattr(model, "optimizer", None)
         for index in slots:
             self._write_flag(int(index), 0.0, 0.0, optimizer)
+        _rebuild_compiled_functions(model)
         return slots
 
     def _write_flag(self, index, flag, multiplier, optimizer):
@@ -301,6 +343,7 @@ class MultiplierResidualStack(keras.layers.Layer):
         active[index], values[index] = flag, multiplier
         self.active.assign(active)
         self.multiplier.assign(values)
+        self._sync_active()
         for slot, kind in _slots(optimizer).get(id(self.multiplier), ()):
             slot_value = keras.ops.convert_to_numpy(slot).copy()
             others = active > 0.5
@@ -343,6 +386,16 @@ class MultiplierResidualStack(keras.layers.Layer):
             bias_initializer=keras.initializers.serialize(self.bias_initializer),
         )
         return config
+
+
+def _rebuild_compiled_functions(model):
+    """Make `model` retrace its steps (works from a callback inside `fit`)."""
+    if model is None:
+        return
+    if getattr(model, "optimizer", None) is not None and getattr(model, "compiled", False):
+        model.make_train_function(force=True)
+    model.test_function = None
+    model.predict_function = None
 
 
 def _reseeded(initializer, rng):

@@ -1,5 +1,7 @@
 """MultiplierResidualStack: active blocks only, deletion semantics, no retrace on change."""
 
+import warnings
+
 import keras
 import numpy as np
 import pytest
@@ -52,6 +54,16 @@ def test_only_active_blocks_compute():
     assert stack.compute_output_shape((None, 3, 5)) == (None, 3, 5)
 
 
+def test_deleted_blocks_are_not_computed():
+    stack = _built()
+    stack.remove_blocks([0])
+    calls = []
+    compute = stack._block
+    stack._block = lambda x, index: calls.append(index) or compute(x, index)
+    stack(_inputs())
+    assert calls == [1]  # only the active block runs; slots 0, 2, 3 cost nothing
+
+
 def test_deleting_a_block_at_the_floor_removes_exactly_its_term():
     stack = _built(min_multiplier=0.025)
     x = _inputs()
@@ -82,7 +94,7 @@ def test_l1_counts_active_blocks_and_config_round_trips():
     assert MultiplierResidualStack.from_config(config).get_config() == config
 
 
-def test_structural_change_needs_no_retrace_and_trains_only_active_blocks(tmp_path):
+def test_structural_change_retraces_once_and_trains_only_active_blocks(tmp_path):
     keras.utils.set_random_seed(0)
     stack = MultiplierResidualStack(
         max_blocks=4, initial_blocks=1, min_multiplier=0.025, name="stack"
@@ -96,12 +108,14 @@ def test_structural_change_needs_no_retrace_and_trains_only_active_blocks(tmp_pa
     x, y = _inputs(16), np.zeros((16, 2), "float32")
     model.fit(x, y, epochs=1, batch_size=8, verbose=0)
     train_function = model.train_function
-    slot = stack.add_block(multiplier=0.05, rng=np.random.default_rng(0), optimizer=model.optimizer)
+    slot = stack.add_block(multiplier=0.05, rng=np.random.default_rng(0), model=model)
     assert slot == 1 and stack.depth == 2 and _numpy(stack.multiplier)[1] == np.float32(0.05)
+    assert model.train_function is not train_function  # rebuilt once, with the new block
     idle = {key: _numpy(v).copy() for key, v in stack.blocks[3].items()}
     new = _numpy(stack.blocks[1]["kernel_in"]).copy()
-    model.fit(x, y, epochs=1, batch_size=8, verbose=0)
-    assert model.train_function is train_function  # no retrace
+    with warnings.catch_warnings(record=True) as caught:
+        model.fit(x, y, epochs=1, batch_size=8, verbose=0)
+    assert not [w for w in caught if "Gradients do not exist" in str(w.message)]
     assert not np.allclose(_numpy(stack.blocks[1]["kernel_in"]), new)  # the new block learns
     for key, value in idle.items():  # inactive blocks: no gradient, no update
         np.testing.assert_array_equal(_numpy(stack.blocks[3][key]), value)
