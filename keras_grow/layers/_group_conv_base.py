@@ -208,29 +208,6 @@ class GroupConvBase(ExpandedKernelConv, keras.layers.Layer):
         self._kernel_index = relaxed._kernel_index
         return updates
 
-    def export(self, name=None):
-        """An equivalent plain `keras.layers.Conv2D`, built, with the expanded weights.
-
-        Its output equals this layer's output (same input, same output channel
-        order); useful for deployment without keras_grow.
-        """
-        self._require_built("export")
-        conv = keras.layers.Conv2D(
-            filters=self.output_channels,
-            kernel_size=self.kernel_size,
-            strides=self.strides,
-            padding=self.padding,
-            activation=self.activation,
-            use_bias=self.use_bias,
-            name=name or f"{self.name}_exported",
-        )
-        conv.build((None, None, None, self.input_channels))
-        weights = [ops.convert_to_numpy(self.expanded_kernel())]
-        if self.use_bias:
-            weights.append(ops.convert_to_numpy(self.expanded_bias()))
-        conv.set_weights(weights)
-        return conv
-
     # ------------------------------------------------------------- serialising
     def get_config(self):
         config = super().get_config()

@@ -292,25 +292,6 @@ class MixedEquivariantConv(ExpandedKernelConv, keras.layers.Layer):
             layers[group.name] = layer
         return layers
 
-    def export(self, name=None):
-        """The equivalent plain `keras.layers.Conv2D` (eq. 12), built, with the summed kernel."""
-        self._require_built("export")
-        conv = keras.layers.Conv2D(
-            filters=self.output_channels,
-            kernel_size=self.kernel_size,
-            strides=self.strides,
-            padding=self.padding,
-            activation=self.activation,
-            use_bias=self.use_bias,
-            name=name or f"{self.name}_exported",
-        )
-        conv.build((None, None, None, self.input_channels))
-        weights = [ops.convert_to_numpy(self.expanded_kernel())]
-        if self.use_bias:
-            weights.append(ops.convert_to_numpy(self.expanded_bias()))
-        conv.set_weights(weights)
-        return conv
-
     def get_config(self):
         config = super().get_config()
         config.update(
