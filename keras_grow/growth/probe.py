@@ -286,7 +286,7 @@ class GradientProbe:
         model = self.model
         capacities = model.capacities()
         if self._function is None or capacities != self._capacities:
-            self._function = tf.function(self._compute, reduce_retracing=True)
+            self._function = tf.function(self._compute)
             self._capacities = capacities
         saved = [(v, keras.ops.convert_to_numpy(v)) for v in model.non_trainable_variables]
         try:
@@ -473,8 +473,8 @@ def _input_rows(layer, inputs):
 
 def _contract(rows, features):
     """`Σ_{b,p} rows[b, p] ⊗ features[b, p]` as one matrix product."""
-    rows = tf.reshape(rows, (-1, rows.shape[-1]))
-    features = tf.reshape(features, (-1, features.shape[-1]))
+    rows = tf.reshape(rows, (-1, tf.shape(rows)[-1]))
+    features = tf.reshape(features, (-1, tf.shape(features)[-1]))
     return tf.matmul(rows, features, transpose_a=True)
 
 
