@@ -1,6 +1,7 @@
 """Neurogenesis during fit: a trigger decides when, where and how many units to
 add, an initialiser decides their weights (Maile's Algorithm 4)."""
 
+import math
 import numbers
 
 import numpy as np
@@ -215,6 +216,8 @@ class Neurogenesis(StructuralCallback):
             self.trigger.reset()
         self._step = 0
         self._evaluated_at = {}
+        first = math.ceil(self.buffer_size / self.rows_per_step)
+        self._next_check = {layer: first for layer in self.groups}
         self._initial_widths = {layer: widths[layer] for layer in self.groups}
         steps, epochs = self.params.get("steps"), self.params.get("epochs")
         self._total_steps = steps * epochs if steps and epochs else None
@@ -238,7 +241,6 @@ class Neurogenesis(StructuralCallback):
         """
         model = self.model
         widths = model.widths()
-        step = int(model.optimizer.iterations.numpy()) if model.optimizer is not None else 0
         probes = None
         added = {}
         for layer in self.groups:
@@ -276,6 +278,7 @@ class Neurogenesis(StructuralCallback):
             context = context_lib.growth_context(
                 model, layer, probe=probes[layer] if probes else None
             )
+            step = int(model.optimizer.iterations.numpy()) if model.optimizer is not None else 0
             reason = f"{type(self).__name__} step {step}: {self.trigger.reason(layer)}"
             new = model.add_units(
                 layer, count, initializer=self.initializer, reason=reason, context=context
@@ -286,6 +289,7 @@ class Neurogenesis(StructuralCallback):
             probes = None  # the network changed: later layers need a new probe
             if "activations" in self.trigger.requires:
                 model.reset_activations(layer)
+                self._after_growth(layer)
             if self.verbose:
                 print(f"{reason}; widths {model.widths()}", flush=True)
         return added
@@ -299,11 +303,34 @@ class Neurogenesis(StructuralCallback):
         return self.reserve if limit is None else min(self.reserve, limit)
 
     def _fresh(self, layer):
-        taps = self._taps
-        if taps.filled_rows(layer) < self.buffer_size:
+        """Whether `layer`'s buffer is full and holds `min_new_rows` unseen rows.
+
+        Reading the tap counters costs an eager TensorFlow call, which on a busy
+        CPU costs as much as a millisecond; so the counters are only read from
+        the step at which enough rows can have arrived (at most
+        `rows_per_step` per step), and later checks are scheduled from the
+        observed rate.
+        """
+        if self._step < self._next_check.get(layer, 0):
             return False
+        taps = self._taps
+        written, filled = taps.rows_written(layer), taps.filled_rows(layer)
+        rate = max(1.0, written / max(self._step, 1))
         last = self._evaluated_at.get(layer)
-        return last is None or taps.rows_written(layer) - last >= self.min_new_rows
+        missing = max(
+            self.buffer_size - filled,
+            0 if last is None else self.min_new_rows - (written - last),
+        )
+        if missing > 0:
+            self._next_check[layer] = self._step + max(1, math.ceil(missing / rate))
+            return False
+        self._next_check[layer] = self._step + max(1, math.ceil(self.min_new_rows / rate))
+        return True
+
+    def _after_growth(self, layer):
+        """The buffer of `layer` was emptied: wait for a full one."""
+        rate = max(1.0, self._taps.rows_written(layer) / max(self._step, 1))
+        self._next_check[layer] = self._step + max(1, math.ceil(self.buffer_size / rate))
 
     def _run_probe(self):
         x, y = self.data

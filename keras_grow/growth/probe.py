@@ -286,7 +286,7 @@ class GradientProbe:
         model = self.model
         capacities = model.capacities()
         if self._function is None or capacities != self._capacities:
-            self._function = tf.function(self._compute, reduce_retracing=True)
+            self._function = tf.function(self._compute)
             self._capacities = capacities
         saved = [(v, keras.ops.convert_to_numpy(v)) for v in model.non_trainable_variables]
         try:
@@ -340,13 +340,13 @@ class GradientProbe:
                     delta = _gradient_patches_tf(
                         delta, consumer.layer, _pooled_shape(spatial, consumer.pools)
                     )
-                    auxiliary.append(tf.einsum("bpk,bpf->kf", reduced, delta))
+                    auxiliary.append(_contract(reduced, delta))
                 elif consumer.kind == "flatten":
                     part = tf.einsum("bpk,bu->kpu", reduced, delta)
                     auxiliary.append(tf.reshape(part, (tf.shape(part)[0], -1)))
                 else:
                     delta = tf.reshape(delta, (tf.shape(delta)[0], 1, -1))
-                    auxiliary.append(tf.einsum("bpk,bpf->kf", reduced, delta))
+                    auxiliary.append(_contract(reduced, delta))
                 features.append(delta)
             kernel_use, bias_use = _model_access.producer_uses(model, name)
             outputs[name] = {
@@ -469,6 +469,13 @@ def _input_rows(layer, inputs):
         spatial = tuple(int(d) for d in layer.output.shape[1:-1])
         return tf.reshape(patches, (tf.shape(patches)[0], -1, patches.shape[-1])), spatial
     return tf.reshape(inputs, (tf.shape(inputs)[0], 1, -1)), ()
+
+
+def _contract(rows, features):
+    """`Σ_{b,p} rows[b, p] ⊗ features[b, p]` as one matrix product."""
+    rows = tf.reshape(rows, (-1, tf.shape(rows)[-1]))
+    features = tf.reshape(features, (-1, tf.shape(features)[-1]))
+    return tf.matmul(rows, features, transpose_a=True)
 
 
 def _reduce_tf(values, spatial, consumer):

@@ -370,13 +370,13 @@ class GradientTrigger(Trigger):
                 "GradientTrigger needs observation.auxiliary_gradient and "
                 f"observation.unit_gradient_norms for layer '{observation.layer}'."
             )
-        values = metrics_lib.singular_values(observation.auxiliary_gradient)
         norms = np.asarray(observation.unit_gradient_norms, dtype=np.float64)
         total = float(np.sum(norms) if self.reduction == "sum" else np.mean(norms))
         threshold = self.scale * total
-        count = int(np.count_nonzero(values > threshold))
+        values = metrics_lib.top_singular_values(observation.auxiliary_gradient, threshold)
         largest = float(values[0]) if values.size else 0.0
-        return Decision(largest, threshold, count)
+        above = values[values > threshold]
+        return Decision(largest, threshold, int(above.size))
 
     def get_config(self):
         return {"scale": self.scale, "reduction": self.reduction}

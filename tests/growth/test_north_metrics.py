@@ -89,3 +89,18 @@ def test_flattening_for_convolutions():
 def test_unknown_metric_names_the_value_and_the_choices():
     with pytest.raises(ValueError, match="metric='rank'.*effective_dimension.*orthogonality_gap"):
         metrics.get("rank")
+
+
+def test_top_singular_values_agree_with_the_full_spectrum():
+    rng = np.random.default_rng(5)
+    spectrum = np.concatenate([[9.0, 7.0, 5.0], np.linspace(1.0, 0.01, 297)])
+    left, _ = np.linalg.qr(rng.normal(size=(300, 300)))
+    right, _ = np.linalg.qr(rng.normal(size=(400, 300)))
+    matrix = left @ np.diag(spectrum) @ right.T  # 300 x 400: the Lanczos path
+    top = metrics.top_singular_values(matrix, threshold=4.0)
+    np.testing.assert_allclose(top[top > 4.0], [9.0, 7.0, 5.0], rtol=1e-8)
+    assert metrics.top_singular_values(matrix, threshold=50.0)[0] == pytest.approx(9.0)
+    everything = metrics.top_singular_values(matrix, threshold=0.0)  # falls back to exact
+    assert np.sum(everything > 0.005) == 300
+    small = metrics.top_singular_values(np.diag([3.0, 2.0, 1.0]), threshold=1.5)
+    np.testing.assert_allclose(small, [3.0, 2.0, 1.0])
