@@ -58,7 +58,8 @@ class FisherScheduler(_ConfiguresSearch):
     it is below. Adds `fimt` and `fimt_threshold` to the epoch logs. With
     `record=True` keeps `history`, one `(step, fimt, threshold, arch_step)`
     tuple per weight step (Fig. 20; reading the values costs a host sync per
-    step).
+    step). The schedule stays installed after `fit`; `compile()` or
+    `model.set_arch_schedule()` replaces it.
 
     Args:
         initial_threshold: h_0 (thesis 1.0).
@@ -117,7 +118,9 @@ class ProximityRegularization(_ConfiguresSearch):
     Adds `c ρ / 2 · ||A - Π_S(A)||₂` to the α-step loss, A the activated
     architecture weights and Π_S(A) the derived discrete architecture; `c`
     rises linearly from 0 at the start of `fit` to 1 at its last step
-    (assigned before every batch). Adds `proximity_c` to the epoch logs.
+    (assigned before every batch). Adds `proximity_c` to the epoch logs. The
+    regulariser stays installed after `fit` (at its last strength);
+    `model.remove_arch_regularizer("proximity")` removes it.
 
     Args:
         rho: ρ_p (thesis: 0.1 for CIFAR, 1.0 for PTB).
