@@ -192,3 +192,22 @@ def test_datasets_are_accepted_for_both_splits():
     model = search_model(layers=1)
     history = model.fit(train, arch_data=arch, epochs=1, verbose=0)
     assert history.history["arch_steps"] == [2.0]
+
+
+@pytest.mark.slow
+def test_darts_prime_under_xla():
+    """`jit_compile=True` (the default on GPUs): the schedule's tf.cond compiles with XLA."""
+    model = search_model(
+        primitives=("none", "skip_connect", "sep_conv_3x3"),
+        layers=1,
+        run_eagerly=False,
+        jit_compile=True,
+    )
+    callbacks = [
+        keras_grow.callbacks.FisherScheduler(initial_threshold=100.0),
+        keras_grow.callbacks.ProximityRegularization(),
+        keras_grow.callbacks.ADMMRegularization(update_every=2),
+    ]
+    x, y = data()
+    history = model.fit(x, y, arch_data=data(seed=1), batch_size=8, verbose=0, callbacks=callbacks)
+    assert history.history["arch_steps"][0] > 0 and np.isfinite(history.history["loss"][0])
