@@ -50,8 +50,16 @@ def test_arch_steps_use_the_arch_batches_only():
     model.build((None, 8, 8, 1))
     before = alphas(model)
     xa, ya = data(seed=1)
-    history = model.fit(x, y, arch_data=(xa, ya, np.zeros(32, "float32")), batch_size=8, verbose=0)
+    history = model.fit(
+        x,
+        y,
+        arch_data=(xa, ya, np.zeros(32, "float32")),
+        batch_size=8,
+        validation_data=(xa[:8], ya[:8]),
+        verbose=0,
+    )
     assert history.history["arch_steps"] == [2.0]  # CS2: after weight steps 2 and 4
+    assert "val_loss" in history.history and "val_arch_steps" not in history.history
     # zero-weighted architecture batches give zero α gradients: Adam leaves α in place
     for a, b in zip(alphas(model), before):
         np.testing.assert_allclose(a, b, atol=1e-7)
