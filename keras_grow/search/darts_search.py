@@ -495,9 +495,9 @@ class DartsSearchModel(keras.Model):
 
     # ------------------------------------------------------------------ training
 
-    def _arch_loss(self, data, training=True):
+    def _arch_loss(self, data):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        y_pred = self(x, training=training)
+        y_pred = self(x, training=True)
         loss = self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight)
         return loss
 
@@ -536,7 +536,7 @@ class DartsSearchModel(keras.Model):
         direct = tape.gradient(total, alphas + [v for _, v in pairs])
         d_alpha, d_w = direct[: len(alphas)], direct[len(alphas) :]
         d_w = [ops.zeros_like(w) if d is None else d for d, w in zip(d_w, backup)]
-        norm = ops.sqrt(sum(ops.sum(ops.square(d)) for d in d_w))
+        norm = ops.sqrt(squared_norm(d_w))
         epsilon = 0.01 / (norm + 1e-12)
 
         def alpha_gradient(sign):
