@@ -40,8 +40,9 @@ def plot_alpha_history(
 ):
     """Draw every edge's activated α over the search, one panel per edge (Fig. 18).
 
-    Panel (row i, column j) is the edge from state j to node i (states 0 and
-    1 are the cell inputs); each line is one primitive's weight.
+    Panel (row i, column j) is the edge into intermediate node i from state j
+    (columns 0 and 1: the cell inputs c_{k-2}, c_{k-1}; column j >= 2: node
+    j - 2), titled as in `plot_genotype`; each line is one primitive's weight.
 
     Args:
         source: a `DartsSearchModel` (its `alpha_history`) or a list of
@@ -100,7 +101,12 @@ def plot_alpha_history(
                 continue
             for k in shown:
                 ax.plot(epochs, values[:, edge, k], color=colors(k % 10), label=primitives[k])
-            ax.set_title(f"{source_state} → {node + 2}", fontsize=8)
+            source_name = (
+                ("$c_{k-2}$", "$c_{k-1}$")[source_state]
+                if source_state < 2
+                else (str(source_state - 2))
+            )
+            ax.set_title(f"{source_name} → {node}", fontsize=8)
             ax.tick_params(labelsize=7)
             edge += 1
     for ax in axes[-1]:
@@ -143,7 +149,7 @@ def plot_genotype(genotype, cell="normal", path=None, ax=None, title=None):
     for node in range(nodes):
         positions[node + 2] = (1.5 + 1.5 * node, 0.9 if node % 2 == 0 else -0.9)
     output = (1.5 + 1.5 * nodes, 0.0)
-    labels = {0: "c_{k-2}", 1: "c_{k-1}", **{n + 2: str(n) for n in range(nodes)}}
+    labels = {0: "$c_{k-2}$", 1: "$c_{k-1}$", **{n + 2: str(n) for n in range(nodes)}}
     colors = plt.get_cmap("tab10")
     names = sorted({name for name, _ in pairs})
 
@@ -194,7 +200,7 @@ def plot_genotype(genotype, cell="normal", path=None, ax=None, title=None):
         )
     ax.text(
         *output,
-        "c_{k}",
+        "$c_{k}$",
         ha="center",
         va="center",
         fontsize=9,

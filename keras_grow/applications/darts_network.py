@@ -53,11 +53,12 @@ class DartsNetwork(keras.Model):
 
     Example:
 
+    >>> import numpy as np
     >>> from keras_grow.applications import DartsNetwork
     >>> from keras_grow.search import DARTS_V2
     >>> net = DartsNetwork(DARTS_V2, channels=4, layers=3, input_shape=(8, 8, 1))
-    >>> net.output_shape_for_batch(2)
-    (2, 10)
+    >>> net(np.zeros((2, 8, 8, 1), "float32")).shape
+    TensorShape([2, 10])
     """
 
     def __init__(
@@ -188,10 +189,6 @@ class DartsNetwork(keras.Model):
         if training and auxiliary is not None and self._compile_loss is not None:
             loss = loss + self.auxiliary_weight * self._compile_loss(y, auxiliary, sample_weight)
         return loss
-
-    def output_shape_for_batch(self, batch):
-        """Shape of the predictions for a batch of `batch` images."""
-        return (batch, self.classes)
 
     def parameter_count(self, include_auxiliary=False):
         """Trainable parameters; without the auxiliary head by default (the DARTS convention)."""

@@ -58,7 +58,8 @@ class FisherScheduler(_ConfiguresSearch):
     it is below. Adds `fimt` and `fimt_threshold` to the epoch logs. With
     `record=True` keeps `history`, one `(step, fimt, threshold, arch_step)`
     tuple per weight step (Fig. 20; reading the values costs a host sync per
-    step).
+    step). The schedule stays installed after `fit`; `compile()` or
+    `model.set_arch_schedule()` replaces it.
 
     Args:
         initial_threshold: h_0 (thesis 1.0).
@@ -117,7 +118,9 @@ class ProximityRegularization(_ConfiguresSearch):
     Adds `c ρ / 2 · ||A - Π_S(A)||₂` to the α-step loss, A the activated
     architecture weights and Π_S(A) the derived discrete architecture; `c`
     rises linearly from 0 at the start of `fit` to 1 at its last step
-    (assigned before every batch). Adds `proximity_c` to the epoch logs.
+    (assigned before every batch). Adds `proximity_c` to the epoch logs. The
+    regulariser stays installed after `fit` (at its last strength);
+    `model.remove_arch_regularizer("proximity")` removes it.
 
     Args:
         rho: ρ_p (thesis: 0.1 for CIFAR, 1.0 for PTB).
@@ -178,6 +181,14 @@ class ADMMRegularization(_ConfiguresSearch):
         rho: ρ_a (thesis 0.1).
         update_every: α steps between z/u updates (thesis 10).
         decay: λ_u (thesis 0.8).
+
+    Example:
+
+    ```python
+    search.fit(train, arch_data=val, epochs=50, callbacks=[
+        keras_grow.callbacks.FisherScheduler(),
+        keras_grow.callbacks.ADMMRegularization(rho=0.1)])  # DARTS + ADMM + FIMT
+    ```
     """
 
     def __init__(self, rho=0.1, update_every=10, decay=0.8):
@@ -208,6 +219,13 @@ class AlphaHistory(keras.callbacks.Callback):
 
     Args:
         every_n_batches: `None` for epoch ends, or a batch interval.
+
+    Example:
+
+    ```python
+    search.fit(train, arch_data=val, epochs=10, callbacks=[AlphaHistory(every_n_batches=20)])
+    keras_grow.analysis.plot_alpha_history(search, "normal", path="alpha.png")
+    ```
     """
 
     def __init__(self, every_n_batches=None):
@@ -255,6 +273,15 @@ class ProgressivePruning(keras.callbacks.Callback):
 
     Args:
         every_n_batches: `None` for epoch ends, or a batch interval.
+
+    Example:
+
+    ```python
+    search = keras_grow.search.DartsSearchModel(10, activation="crb")
+    search.compile(loss="sparse_categorical_crossentropy")
+    search.fit(train, arch_data=val, epochs=50, callbacks=[ProgressivePruning(every_n_batches=100)])
+    print(search.active_op_count(), search.pruning_history[-1])
+    ```
     """
 
     def __init__(self, every_n_batches=None):
@@ -290,6 +317,14 @@ class DropPathScheduler(keras.callbacks.Callback):
 
     Args:
         max_rate: the rate reached at the last epoch (DARTS: 0.2 on CIFAR-10).
+
+    Example:
+
+    ```python
+    net = keras_grow.applications.DartsNetwork(keras_grow.search.DARTS_V2, auxiliary=True)
+    net.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    net.fit(x, y, epochs=600, callbacks=[DropPathScheduler(0.2)])
+    ```
     """
 
     def __init__(self, max_rate=0.2):

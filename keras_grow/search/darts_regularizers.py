@@ -53,7 +53,7 @@ class ArchRegularizer:
         return f"{type(self).__name__}({args})"
 
 
-def _projection(model, weights, kind):
+def _projection(model, weights):
     return genotype_lib.projection_mask(
         weights, model.primitives, model.nodes, exclude=model.derivation_exclude
     )
@@ -68,6 +68,13 @@ class ProximityRegularizer(ArchRegularizer):
 
     Attributes:
         strength: the variable `c` in [0, 1] (0 until a callback raises it).
+
+    Example:
+
+    ```python
+    regularizer = search.set_arch_regularizer("proximity", rho=0.1)
+    regularizer.strength.assign(1.0)  # or let callbacks.ProximityRegularization ramp it
+    ```
     """
 
     name = "proximity"
@@ -86,8 +93,8 @@ class ProximityRegularizer(ArchRegularizer):
     def distance(self, model, weights):
         """`||A - Π_S(A)||₂` over all cell types (squared with `squared=True`)."""
         total = 0.0
-        for kind, value in weights.items():
-            diff = value - _projection(model, value, kind)
+        for value in weights.values():
+            diff = value - _projection(model, value)
             total = total + ops.sum(ops.square(diff))
         return total if self.squared else ops.sqrt(total + 1e-12)
 
@@ -109,6 +116,13 @@ class ADMMRegularizer(ArchRegularizer):
     Attributes:
         z, u: dicts `{"normal": variable, "reduce": variable}`; `z` starts at
             Π_S of the weights when the regulariser is built, `u` at zero.
+
+    Example:
+
+    ```python
+    search.set_arch_regularizer("admm", rho=0.1, update_every=10, decay=0.8)
+    search.fit(x, y, arch_data=(x_val, y_val), epochs=50)
+    ```
     """
 
     name = "admm"
@@ -127,7 +141,7 @@ class ADMMRegularizer(ArchRegularizer):
         self.u = {}
         for kind, value in weights.items():
             self.z[kind] = keras.Variable(
-                _projection(model, value, kind), trainable=False, name=f"admm_z_{kind}"
+                _projection(model, value), trainable=False, name=f"admm_z_{kind}"
             )
             self.u[kind] = keras.Variable(
                 ops.zeros_like(value), trainable=False, name=f"admm_u_{kind}"
@@ -144,7 +158,7 @@ class ADMMRegularizer(ArchRegularizer):
     def update(self, model, weights):
         """`z <- Π_S(A + u)`, `u <- λ_u u + A - z` for every cell type (eqs. 23, 25)."""
         for kind, value in weights.items():
-            z = _projection(model, value + self.u[kind], kind)
+            z = _projection(model, value + self.u[kind])
             self.z[kind].assign(z)
             self.u[kind].assign(self.decay * self.u[kind] + value - z)
 

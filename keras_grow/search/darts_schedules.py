@@ -73,7 +73,15 @@ class AlternatingSchedule(ArchSchedule):
 
 
 class FrozenSchedule(ArchSchedule):
-    """No α steps: train the supernet weights only (warm-up); no `arch_data` needed."""
+    """No α steps: train the supernet weights only (warm-up); no `arch_data` needed.
+
+    Example:
+
+    ```python
+    search.compile(arch_schedule="frozen", loss="sparse_categorical_crossentropy")
+    search.fit(x_train, y_train, epochs=5)  # weights only
+    ```
+    """
 
     name = "frozen"
     needs_arch_data = False

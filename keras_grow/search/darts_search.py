@@ -25,6 +25,23 @@ def _default_primitives(activation):
     return darts_ops.DARTS_PRIMITIVES
 
 
+def squared_norm(tensors):
+    """`sum ||t||²` over dense tensors: the empirical Fisher trace `tr(G Gᵀ)` of eq. 18.
+
+    Tensors of equal shape are stacked first, so the graph grows by two
+    nodes per distinct shape rather than per variable (a supernet has
+    hundreds of small kernels of a dozen shapes).
+    """
+    groups = {}
+    for t in tensors:
+        groups.setdefault(tuple(t.shape), []).append(t)
+    parts = [
+        2.0 * tf.nn.l2_loss(group[0] if len(group) == 1 else tf.stack(group))
+        for group in groups.values()
+    ]
+    return tf.add_n(parts) if len(parts) > 1 else parts[0]
+
+
 @keras.saving.register_keras_serializable(package="keras_grow")
 class DartsSearchModel(keras.Model):
     """The DARTS search network, trained by bilevel optimisation inside `fit`.
@@ -48,8 +65,12 @@ class DartsSearchModel(keras.Model):
     (`callbacks.ProximityRegularization`, `callbacks.ADMMRegularization`).
     Architecture gradients are first order by default; `second_order=True`
     uses the unrolled gradient of DARTS eq. 7 with the finite-difference
-    Hessian-vector product of eq. 8. Everything happens in the compiled train
-    step (the schedule is a `tf.cond`), with or without XLA.
+    Hessian-vector product of eq. 8 (three extra forward/backward passes per α
+    step, in training mode, so batch-norm statistics move as in the reference
+    code). Everything happens in the compiled train step (the schedule is a
+    `tf.cond`), with or without XLA. The Fisher trace is computed from the
+    weight gradients as the loss gives them (mixed-precision loss scaling is
+    not undone).
 
     **Progressive pruning (CRB).** `prune_inactive_ops()` removes from the
     forward pass every operation whose α is <= 0 (its clipped weight is 0 and
@@ -474,9 +495,9 @@ class DartsSearchModel(keras.Model):
 
     # ------------------------------------------------------------------ training
 
-    def _arch_loss(self, data, training=True):
+    def _arch_loss(self, data):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        y_pred = self(x, training=training)
+        y_pred = self(x, training=True)
         loss = self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight)
         return loss
 
@@ -515,7 +536,7 @@ class DartsSearchModel(keras.Model):
         direct = tape.gradient(total, alphas + [v for _, v in pairs])
         d_alpha, d_w = direct[: len(alphas)], direct[len(alphas) :]
         d_w = [ops.zeros_like(w) if d is None else d for d, w in zip(d_w, backup)]
-        norm = ops.sqrt(sum(ops.sum(ops.square(d)) for d in d_w))
+        norm = ops.sqrt(squared_norm(d_w))
         epsilon = 0.01 / (norm + 1e-12)
 
         def alpha_gradient(sign):
@@ -578,8 +599,7 @@ class DartsSearchModel(keras.Model):
         if arch_data is not None:
             fisher = None
             if schedule.needs_fisher:
-                # trace of the empirical Fisher information, tr(G Gᵀ) = ||G||² (eq. 18)
-                fisher = tf.add_n([tf.reduce_sum(tf.square(g)) for g, _ in pairs])
+                fisher = squared_norm([g for g, _ in pairs])
             take_step = schedule.should_step(fisher)
             if isinstance(take_step, bool):
                 if take_step:

@@ -25,14 +25,14 @@ def test_alpha_history_has_one_panel_per_edge(tmp_path):
     visible = [ax for ax in figure.axes if ax.axison]
     assert len(visible) == 14 and path.stat().st_size > 1000
     assert len(visible[0].lines) == 7  # 'none' is not drawn
-    assert visible[-1].get_title() == "4 → 5"
+    assert visible[-1].get_title() == "2 → 3" and visible[0].get_title() == "$c_{k-2}$ → 0"
 
 
 def test_genotype_drawing_labels_every_operation(tmp_path):
     path = tmp_path / "cell.png"
     figure = plot_genotype(DARTS_V2, "normal", path=path)
     texts = [t.get_text() for t in figure.axes[0].texts]
-    assert texts.count("sep_conv_3x3") == 5 and "dil_conv_3x3" in texts and "c_{k}" in texts
+    assert texts.count("sep_conv_3x3") == 5 and "dil_conv_3x3" in texts and "$c_{k}$" in texts
     assert path.stat().st_size > 1000
 
 

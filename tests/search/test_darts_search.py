@@ -50,8 +50,16 @@ def test_arch_steps_use_the_arch_batches_only():
     model.build((None, 8, 8, 1))
     before = alphas(model)
     xa, ya = data(seed=1)
-    history = model.fit(x, y, arch_data=(xa, ya, np.zeros(32, "float32")), batch_size=8, verbose=0)
+    history = model.fit(
+        x,
+        y,
+        arch_data=(xa, ya, np.zeros(32, "float32")),
+        batch_size=8,
+        validation_data=(xa[:8], ya[:8]),
+        verbose=0,
+    )
     assert history.history["arch_steps"] == [2.0]  # CS2: after weight steps 2 and 4
+    assert "val_loss" in history.history and "val_arch_steps" not in history.history
     # zero-weighted architecture batches give zero α gradients: Adam leaves α in place
     for a, b in zip(alphas(model), before):
         np.testing.assert_allclose(a, b, atol=1e-7)
@@ -192,3 +200,22 @@ def test_datasets_are_accepted_for_both_splits():
     model = search_model(layers=1)
     history = model.fit(train, arch_data=arch, epochs=1, verbose=0)
     assert history.history["arch_steps"] == [2.0]
+
+
+@pytest.mark.slow
+def test_darts_prime_under_xla():
+    """`jit_compile=True` (the default on GPUs): the schedule's tf.cond compiles with XLA."""
+    model = search_model(
+        primitives=("none", "skip_connect", "sep_conv_3x3"),
+        layers=1,
+        run_eagerly=False,
+        jit_compile=True,
+    )
+    callbacks = [
+        keras_grow.callbacks.FisherScheduler(initial_threshold=100.0),
+        keras_grow.callbacks.ProximityRegularization(),
+        keras_grow.callbacks.ADMMRegularization(update_every=2),
+    ]
+    x, y = data()
+    history = model.fit(x, y, arch_data=data(seed=1), batch_size=8, verbose=0, callbacks=callbacks)
+    assert history.history["arch_steps"][0] > 0 and np.isfinite(history.history["loss"][0])
