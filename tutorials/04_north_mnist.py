@@ -46,8 +46,9 @@
 #   here the largest singular value is ~1/20 of that sum, so GradMax, Firefly
 #   and NeST never grow. We run them with the *mean* instead
 #   (`reduction="mean"`) and say so in the table.
-# - new neurons start with a fresh Adam state (`fresh_optimizer_state`, see
-#   the `Neurogenesis` docstring): with the library's default they learn
+# - new neurons start with a fresh Adam state (`Neurogenesis`'s default
+#   `optimizer_state="fresh"`, see its docstring): with the `DynamicModel`
+#   default (`"mean"`, the existing neurons' second moments) they learn
 #   several times slower and every grown network lags behind.
 #
 # Our results are printed at the end of the run and discussed in the last
@@ -122,7 +123,6 @@ def run(name, seed, hidden=(64, 64), trigger=None, initializer=None):
                 max_units=MAX_UNITS,
                 buffer_size=BUFFER,
                 rows_per_step=BATCH,
-                reserve=False,
                 data=(x_train, y_train),
                 probe_size=BATCH,
                 seed=seed,
