@@ -30,7 +30,8 @@ about +9 %; GradMax 14.0 s, about +155 %).
    (784 up front: no retrace, compute at 784), `reserve=False` (the
    DynamicModel's geometric reallocation) and `reserve=256`. Runs are
    interleaved and the medians of `--repeats` runs are compared; widths,
-   capacities and retraces of the train step of the last repeat are printed.
+   capacities (hidden1, hidden2) and retraces of the train step of every repeat are
+   printed.
 
 NumPy's BLAS is limited to one thread (`OPENBLAS_NUM_THREADS=1`, set before
 NumPy loads): on a shared machine a multi-threaded BLAS call stalls whenever
@@ -198,9 +199,10 @@ def growing_run(repeats, quick):
             watch = TrainFunctions()
             model.fit(x, y, epochs=epochs, batch_size=512, verbose=0, callbacks=[callback, watch])
             times[name].append(time.perf_counter() - start)
-            widths[name] = model.widths()
-            capacities[name] = model.capacities()
-            reallocations[name] = len(set(watch.ids)) - 1
+            hidden = ("hidden1", "hidden2")
+            widths.setdefault(name, []).append([model.widths()[k] for k in hidden])
+            capacities.setdefault(name, []).append([model.capacities()[k] for k in hidden])
+            reallocations.setdefault(name, []).append(len(set(watch.ids)) - 1)
     medians = {name: statistics.median(values) for name, values in times.items()}
     result = {f"{name}_s": value for name, value in medians.items()}
     for name in variants:

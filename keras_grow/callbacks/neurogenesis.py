@@ -54,14 +54,17 @@ class Neurogenesis(StructuralCallback):
     starts (at most `max_units`) and, when a layer outgrows that, the
     model's `growth_factor` times the capacity (again at most `max_units`):
     a handful of retraces over a run, and steps that cost about what the
-    current width costs. On the issue's MNIST MLP (64-64 → max 784) this
-    costs 1.0-1.2× the Medium Static 256-256 run (see BENCHMARKS.md,
-    "NORTH* neurogenesis"). `reserve=True` allocates `max_units` up front:
-    never a retrace, but every step computes (masked) at the maximal width
-    (2.3× on that MLP on CPU; on an accelerator, where a wider matmul costs
-    little and a retrace is an XLA recompilation, this can be the better
-    choice). `reserve=False` leaves reallocation to the `DynamicModel`
-    (`growth_factor`, not capped at `max_units`). An int reserves that many
+    current width costs. On the issue's MNIST MLP (64-64, maximum 784) a
+    NORTH-Select run costs 1.06× the Medium Static 256-256 run with this
+    policy, against 1.5-2.3× with `reserve=True`, when the layers grow little
+    (see BENCHMARKS.md, "NORTH* neurogenesis"; when they grow, the
+    candidate scoring of `NorthSelect` dominates the extra cost).
+    `reserve=True` allocates `max_units` up front: never a retrace, but
+    every step computes (masked) at the maximal width (on an accelerator,
+    where a wider matmul costs little and a retrace is an XLA
+    recompilation, this can be the better choice). `reserve=False` leaves
+    reallocation to the `DynamicModel` (`growth_factor`, not capped at
+    `max_units`). An int reserves that many
     units per layer up front (at most `max_units`) and reallocates
     geometrically beyond.
 
