@@ -25,9 +25,13 @@ about +9 %; GradMax 14.0 s, about +155 %).
 2. Growing run: the MLP 784-64-64-10 with NORTH-Select (candidates=1000,
    max_units=784, buffer_size=1568, every=1) for 20 epochs at batch 512 on
    MNIST-5k, against Medium Static (784-256-256-10) for the same epochs;
-   capacity policies `reserve=True` (784 up front: no retrace, compute at
-   784), `reserve=False` (geometric reallocation) and `reserve=256`. Runs are
-   interleaved and the medians of `--repeats` runs are compared.
+   capacity policies `reserve="auto"` (the default: 4x the starting width up
+   front, then geometric reallocation capped at `max_units`), `reserve=True`
+   (784 up front: no retrace, compute at 784), `reserve=False` (the
+   DynamicModel's geometric reallocation) and `reserve=256`. Runs are
+   interleaved and the medians of `--repeats` runs are compared; widths,
+   capacities (hidden1, hidden2) and retraces of the train step of every repeat are
+   printed.
 
 NumPy's BLAS is limited to one thread (`OPENBLAS_NUM_THREADS=1`, set before
 NumPy loads): on a shared machine a multi-threaded BLAS call stalls whenever
@@ -158,12 +162,28 @@ def mlp(hidden, seed):
     return model
 
 
+class TrainFunctions(keras.callbacks.Callback):
+    """Records the train function of every step (a new one means a retrace)."""
+
+    def __init__(self):
+        super().__init__()
+        self.ids = []
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.ids.append(id(self.model.train_function))
+
+
 def growing_run(repeats, quick):
     (x, y), _ = keras_grow.datasets.mnist_5k(seed=0, test_size=1000, flatten=True)
     epochs = 4 if quick else 20
-    variants = {"reserve_784": True, "reserve_none": False, "reserve_256": 256}
+    variants = {
+        "reserve_auto": "auto",
+        "reserve_784": True,
+        "reserve_none": False,
+        "reserve_256": 256,
+    }
     times = {"medium_static": [], **{name: [] for name in variants}}
-    widths = {}
+    widths, capacities, reallocations = {}, {}, {}
     for repeat in range(repeats):
         model = mlp((256, 256), repeat)
         start = time.perf_counter()
@@ -176,14 +196,20 @@ def growing_run(repeats, quick):
                 trigger, initializer, max_units=784, buffer_size=1568, reserve=reserve
             )
             start = time.perf_counter()
-            model.fit(x, y, epochs=epochs, batch_size=512, verbose=0, callbacks=[callback])
+            watch = TrainFunctions()
+            model.fit(x, y, epochs=epochs, batch_size=512, verbose=0, callbacks=[callback, watch])
             times[name].append(time.perf_counter() - start)
-            widths[name] = model.widths()
+            hidden = ("hidden1", "hidden2")
+            widths.setdefault(name, []).append([model.widths()[k] for k in hidden])
+            capacities.setdefault(name, []).append([model.capacities()[k] for k in hidden])
+            reallocations.setdefault(name, []).append(len(set(watch.ids)) - 1)
     medians = {name: statistics.median(values) for name, values in times.items()}
     result = {f"{name}_s": value for name, value in medians.items()}
     for name in variants:
         result[f"ratio_{name}"] = medians[name] / medians["medium_static"]
         result[f"widths_{name}"] = widths[name]
+        result[f"capacities_{name}"] = capacities[name]
+        result[f"retraces_during_fit_{name}"] = reallocations[name]
     result["epochs"] = epochs
     return result
 

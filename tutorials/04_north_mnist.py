@@ -46,8 +46,9 @@
 #   here the largest singular value is ~1/20 of that sum, so GradMax, Firefly
 #   and NeST never grow. We run them with the *mean* instead
 #   (`reduction="mean"`) and say so in the table.
-# - new neurons start with a fresh Adam state (`fresh_optimizer_state`, see
-#   the `Neurogenesis` docstring): with the library's default they learn
+# - new neurons start with a fresh Adam state (`Neurogenesis`'s default
+#   `optimizer_state="fresh"`, see its docstring): with the `DynamicModel`
+#   default (`"mean"`, the existing neurons' second moments) they learn
 #   several times slower and every grown network lags behind.
 #
 # Our results are printed at the end of the run and discussed in the last
@@ -122,7 +123,6 @@ def run(name, seed, hidden=(64, 64), trigger=None, initializer=None):
                 max_units=MAX_UNITS,
                 buffer_size=BUFFER,
                 rows_per_step=BATCH,
-                reserve=False,
                 data=(x_train, y_train),
                 probe_size=BATCH,
                 seed=seed,
@@ -207,7 +207,8 @@ for name, (seeds, kwargs) in dynamic.items():
             run(name, seed, trigger=kwargs["trigger"], initializer=kwargs["initializer"])
         )
 # The thesis' own gradient rule (sum of the existing neurons' norms), once:
-records.append(run("GradMax (thesis sum rule)", FEW_SEEDS[0], **strategy("gradmax")))
+if not SMOKE:
+    records.append(run("GradMax (thesis sum rule)", FEW_SEEDS[0], **strategy("gradmax")))
 
 (OUT / "results.json").write_text(json.dumps(records, indent=1))
 
@@ -341,6 +342,24 @@ figure.savefig(OUT / "fig30_widths.png", dpi=120)
 #   accuracy: GradMax reaches 94.7 %, above Big Static trained from the start
 #   (94.0 %), echoing the thesis' observation that growing networks can beat
 #   static networks of their final size.
+# - **The issue's target, measured separately.** `benchmarks/bench_north_accuracy.py`
+#   runs NORTH-Select with the thesis' Table 8 settings (γ_a 0.97, ε 0.01, 1 000
+#   candidates, maximum 784, buffer 1 568, Adam 3e-4, 20 epochs) and the new
+#   defaults (`optimizer_state="fresh"`, `reserve="auto"`), interleaved with
+#   Medium Static, over seeds 1-5 (BENCHMARKS.md, "NORTH* neurogenesis"):
+#   at the thesis' batch 512 (160 steps) NORTH-Select reaches 89.8 ± 0.9 % vs
+#   92.2 ± 0.4 % (−2.4 points) with 52 % of the parameters; at batch 128 with an
+#   evaluation at every step (625 steps) 92.3 ± 0.4 % vs 93.7 ± 0.4 % (−1.4
+#   points) with 61 % of the parameters. The first layer ends wider than the
+#   second in 5/5 and 4/5 seeds. **Paper finding vs ours:** the thesis'
+#   NORTH-Select is competitive with static networks at fewer neurons on full
+#   MNIST (2 344 steps). Ours grows the thesis' shape (wide first layer,
+#   narrow second, well below the maximum) but stays 1.4-2.4 points below
+#   Medium Static. Two reasons. A decision needs a fresh 1 568-row buffer,
+#   so growth is spread over most of a short run and the last units train
+#   for few steps. The trigger also stops growing at about 60 % of Medium
+#   Static's parameters. The "within 0.5 points with fewer parameters"
+#   target is not met at this scale.
 # - **Time.** The bottom panel is wall-clock on a shared machine whose load
 #   varied during the run; treat it as indicative only. The controlled
 #   timings are in `benchmarks/bench_neurogenesis.py`.

@@ -421,8 +421,7 @@ class MultiplierResize(keras.callbacks.Callback):
         return int(keras.ops.convert_to_numpy(optimizer.iterations))
 
     def _record(self, layer, operation, count, reason):
-        # DynamicModel has no public API to record an edit it did not make.
-        self.model._record(layer.name, operation, count, reason)
+        self.model.record_event(layer.name, operation, count, reason)
         self._say(f"{operation} {count} on '{layer.name}' ({reason})")
 
     def _say(self, message):

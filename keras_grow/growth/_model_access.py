@@ -10,7 +10,7 @@ module gathers those few reads of `DynamicModel` internals in one place.
 import keras
 import numpy as np
 
-from keras_grow.structure import activation_taps, storage, unit_edits
+from keras_grow.structure import activation_taps, unit_edits, unit_views
 
 _CONVOLUTIONS = (keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Conv3D)
 
@@ -50,20 +50,7 @@ def is_convolution(model, layer_name):
 
 def producer_uses(model, layer_name):
     """`(kernel_use, bias_use or None)`: the fan-in axis uses of `layer_name` itself."""
-    layer = model.get_layer(layer_name)
-    kernel = bias = None
-    for use in group_of(model, layer_name).axis_uses:
-        if use.role != "producer" or use.layer is not layer:
-            continue
-        if use.variable is getattr(layer, "kernel", None):
-            kernel = use
-        elif use.variable is getattr(layer, "bias", None):
-            bias = use
-        elif kernel is None and use.variable.ndim >= 2:
-            kernel = use
-    if kernel is None:
-        raise ValueError(f"layer '{layer_name}' has no kernel that growth strategies can read.")
-    return kernel, bias
+    return unit_views.producer_uses(group_of(model, layer_name), model.get_layer(layer_name))
 
 
 def consumer_uses(model, layer_name):
@@ -72,24 +59,8 @@ def consumer_uses(model, layer_name):
 
 
 def unit_rows(model, use, values=None):
-    """One row per active unit of `use`'s group: the unit's entries of `values`.
-
-    `values` defaults to the variable itself (pass a gradient of the same
-    shape to get per-unit gradients). All positions of a unit (after a
-    `Flatten`) are laid out together, as `NewUnits.unit_vectors` does.
-    """
-    group = use.layout.groups()[0] if len(use.layout.groups()) == 1 else None
-    if group is None:
-        raise ValueError(f"{use.variable.path} mixes several unit groups on one axis.")
-    if values is None:
-        values = keras.ops.convert_to_numpy(use.variable)
-    values = np.asarray(values)
-    indices = storage.axis_slot_indices(use.layout, group, group.active_slots)
-    taken = storage.take_axis(values, use.axis, indices)
-    moved = np.moveaxis(taken, use.axis, 0)
-    count = moved.shape[0] // use.layout.positions
-    moved = moved.reshape(use.layout.positions, count, -1)
-    return np.transpose(moved, (1, 0, 2)).reshape(count, -1)
+    """One row per active unit of `use`'s group (see `structure.unit_views.unit_rows`)."""
+    return unit_views.unit_rows(use, values)
 
 
 def unit_slice(request, use, rows):
@@ -112,11 +83,7 @@ def fan_in_mask(model, kernel_use):
 
 def fan_in_matrix(model, layer_name, include_bias=True):
     """`(M, F[+1])` fan-in matrix of `layer_name`'s active units (kernel, then bias)."""
-    kernel, bias = producer_uses(model, layer_name)
-    matrix = unit_rows(model, kernel)
-    if include_bias and bias is not None:
-        matrix = np.concatenate([matrix, unit_rows(model, bias)], axis=1)
-    return matrix
+    return model.unit_weights(layer_name, include_bias=include_bias)
 
 
 def mean_unit_norm(model, use):
@@ -191,30 +158,3 @@ def _apply(function, values):
     if name in ("relu", "modified_relu"):
         return np.maximum(values, 0.0)
     return np.asarray(keras.ops.convert_to_numpy(function(keras.ops.convert_to_tensor(values))))
-
-
-def restart_optimizer_state(model, layer_name, new_indices):
-    """Give the units `new_indices` of `layer_name`'s group a fresh optimizer state.
-
-    `DynamicModel` starts a new unit's second-moment slots (Adam's `velocity`,
-    RMSprop's accumulator, ...) at the mean of the existing units', which
-    late in training reflects the large early gradients: the new unit's
-    steps are then a fraction of the learning rate. This sets those entries
-    to zero, the state of a freshly initialised parameter (first moments
-    are already zero), so the unit takes Adam's usual first steps.
-    """
-    from keras_grow.structure import optimizer_state
-
-    optimizer = getattr(model, "optimizer", None)
-    if not optimizer_state.is_built(optimizer):
-        return
-    group = group_of(model, layer_name)
-    slots = group.active_slots[np.asarray(new_indices, dtype=int)]
-    table = optimizer_state.slots_by_variable(optimizer)
-    for use in group.axis_uses:
-        indices = storage.axis_slot_indices(use.layout, group, slots)
-        for slot, kind in table.get(id(use.variable), ()):
-            if kind in optimizer_state.SECOND_MOMENT_SLOTS:
-                value = keras.ops.convert_to_numpy(slot).copy()
-                storage.set_axis(value, use.axis, indices, 0.0)
-                slot.assign(value)

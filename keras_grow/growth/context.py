@@ -62,7 +62,7 @@ def growth_context(model, layer_name, probe=None):
     for producer in model.dependency_group(layer_name):
         kernel, _ = _model_access.producer_uses(model, producer)
         context["fan_in_masks"][kernel.variable.path] = _model_access.fan_in_mask(model, kernel)
-    recorded = model._state.taps
+    recorded = model.activation_taps
     if recorded is not None and layer_name in recorded.layer_names:
         context["activations"] = model.activations(layer_name)
         if isinstance(recorded, taps.GrowthTaps):

@@ -33,8 +33,7 @@ def install(model, layer_names, buffer_size, rows_per_step, input_layers=()):
     """
     model.watch(layer_names, buffer_size=buffer_size, rows_per_step=rows_per_step)
     taps = GrowthTaps(model, layer_names, buffer_size, rows_per_step, input_layers)
-    model._state.taps = taps
-    model._reset_compiled_functions()
+    model.install_taps(taps)
     return taps
 
 

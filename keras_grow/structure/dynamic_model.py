@@ -23,9 +23,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_grow.structure import activation_taps, optimizer_state, storage, unit_edits
+from keras_grow.structure import activation_taps, optimizer_state, storage, unit_edits, unit_views
 from keras_grow.structure import graph as graph_lib
 from keras_grow.structure import initializers as unit_initializers
+from keras_grow.structure import optimizer_state as _slot_rules  # add_units shadows the name
 from keras_grow.structure.events import StructureEvent
 
 _STRUCTURE_KEY = "keras_grow_structure"
@@ -192,9 +193,31 @@ class DynamicModel(keras.Model):
         """Physical slot of each unit of `layer_name`, in unit order."""
         return self._group_of(layer_name).active_slots
 
+    def unit_weights(self, layer_name, include_bias=True):
+        """Fan-in weights of `layer_name`'s units: array `(units, fan_in [+ 1])`.
+
+        Row `i` is unit `i`'s slice of the layer's kernel along its unit axis,
+        flattened (a convolution: `kernel[..., i].ravel()`), followed by its
+        bias if `include_bias`. Entries reading inactive input units are zero.
+
+        Example:
+
+        ```python
+        model.unit_weights("hidden").shape  # (64, 785) for Dense(64) on 784 inputs
+        ```
+        """
+        group = self._group_of(layer_name)
+        kernel, bias = unit_views.producer_uses(group, self.get_layer(layer_name))
+        matrix = unit_views.unit_rows(kernel)
+        if include_bias and bias is not None:
+            matrix = np.concatenate([matrix, unit_views.unit_rows(bias)], axis=1)
+        return matrix
+
     # ------------------------------------------------------------------- edits
 
-    def add_units(self, layer_name, n, initializer=None, reason="manual", context=None):
+    def add_units(
+        self, layer_name, n, initializer=None, reason="manual", context=None, optimizer_state="mean"
+    ):
         """Add `n` units to `layer_name` (and to its whole dependency group).
 
         Args:
@@ -205,12 +228,28 @@ class DynamicModel(keras.Model):
                 `ZeroFanOut()`, which preserves the model's function.
             reason: recorded in `structure_history`.
             context: dict passed to the initializer (e.g. buffered activations).
+            optimizer_state: how the new units' second-moment optimizer slots
+                (Adam's `velocity`, RMSprop's accumulator, ...) start.
+                `"mean"`: at the existing units' mean along the unit axis, so
+                a new unit's first Adam steps stay near the learning rate even
+                at a large step count. `"fresh"`: at zero, like a new
+                parameter (first steps up to ~3x the learning rate late in a
+                run; useful when the existing units' second moments still
+                reflect large early gradients). First moments always start
+                at zero.
 
         Returns:
             The indices of the new units among the layer's units.
+
+        Example:
+
+        ```python
+        model.add_units("hidden", 4, initializer="zero_fan_in", optimizer_state="fresh")
+        ```
         """
         group = self._growable_group(layer_name, "add units to")
         n = _check_count(n, "n")
+        slot_rule = _slot_rules.check_slot_rule(optimizer_state)
         initializer = unit_initializers.get(initializer)
         old_capacity = group.capacity
         free = np.flatnonzero(~group.active)
@@ -226,7 +265,7 @@ class DynamicModel(keras.Model):
             if group.capacity != old_capacity:
                 self._relayout(group, old_capacity)
             raise
-        self._activate(group, slots, values)
+        self._activate(group, slots, values, slot_rule)
         self._record(layer_name, "add_units", n, reason)
         return np.searchsorted(group.active_slots, slots)
 
@@ -301,6 +340,47 @@ class DynamicModel(keras.Model):
         self._reset_compiled_functions()
         self._record(layer_name, "relax", layer.filters, reason)
 
+    def record_event(self, layer_name, operation, count, reason="manual"):
+        """Append a `StructureEvent` to `structure_history` and return it.
+
+        The model's own edits record themselves; callbacks that change the
+        structure in other ways (e.g. a layer that switches blocks on and off
+        itself) call this so that their edits appear in the same history, with
+        the current optimizer step and the widths right after the change.
+
+        Args:
+            layer_name: the layer the edit concerns (str).
+            operation: what happened, e.g. `"add_blocks"` (non-empty str).
+            count: how many units/blocks changed (int >= 0).
+            reason: who asked and why.
+
+        Returns:
+            The recorded `StructureEvent`.
+
+        Example:
+
+        ```python
+        model.record_event("stack", "add_blocks", 1, reason="MultiplierResize")
+        model.structure_history[-1].operation  # 'add_blocks'
+        ```
+        """
+        if not isinstance(layer_name, str):
+            raise TypeError(
+                f"layer_name={layer_name!r} (type {type(layer_name).__name__}) must be a str."
+            )
+        if not isinstance(operation, str) or not operation:
+            raise ValueError(
+                f"operation={operation!r} is not allowed; expected a non-empty str "
+                "such as 'add_units'."
+            )
+        if isinstance(count, bool) or not isinstance(count, numbers.Integral) or count < 0:
+            raise ValueError(f"count={count!r} is not allowed; expected an int >= 0.")
+        optimizer = getattr(self, "optimizer", None)
+        step = int(optimizer.iterations.numpy()) if optimizer is not None else 0
+        event = StructureEvent(step, layer_name, operation, int(count), str(reason), self.widths())
+        self._state.history.append(event)
+        return event
+
     # ------------------------------------------------------------- activations
 
     def watch(self, layer_names, buffer_size=1024, rows_per_step=128):
@@ -331,6 +411,27 @@ class DynamicModel(keras.Model):
         self._state.taps = activation_taps.ActivationTaps(
             self, layer_names, buffer_size, rows_per_step
         )
+        self._reset_compiled_functions()
+
+    @property
+    def activation_taps(self):
+        """The installed `ActivationTaps` (see `watch`), or `None`."""
+        return self._state.taps
+
+    def install_taps(self, taps):
+        """Record activations with `taps`, an `ActivationTaps` built for this model.
+
+        For taps that record more than `watch` installs (a subclass, e.g. one
+        that also keeps each layer's inputs); replaces the current taps and
+        rebuilds the compiled functions. `activations`, `reset_activations`
+        and `unwatch` keep working.
+        """
+        if not isinstance(taps, activation_taps.ActivationTaps):
+            raise TypeError(
+                f"taps={taps!r} (type {type(taps).__name__}) is not allowed; expected an "
+                "keras_grow.structure.activation_taps.ActivationTaps."
+            )
+        self._state.taps = taps
         self._reset_compiled_functions()
 
     def unwatch(self):
@@ -365,7 +466,13 @@ class DynamicModel(keras.Model):
     # ------------------------------------------------------------ training step
 
     def train_step(self, data):
-        """The TensorFlow trainer's step, with gradients of inactive slots masked."""
+        """The TensorFlow trainer's step, with gradients of inactive slots masked.
+
+        Trainable variables that get no gradient (not reached by the loss) are
+        left out of the update, with their optimizer state; a step in which no
+        variable gets a gradient changes nothing but the step count (Keras
+        would raise).
+        """
         from keras.src.losses import loss as loss_module
 
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
@@ -386,7 +493,14 @@ class DynamicModel(keras.Model):
                 loss = self.optimizer.scale_loss(loss)
         weights = self.trainable_weights
         gradients = self._mask_gradients(weights, tape.gradient(loss, weights))
-        self.optimizer.apply_gradients(zip(gradients, weights))
+        # Variables the loss does not reach (an output without a loss, a
+        # branch left out of the step) have no gradient: the optimizer skips
+        # them (Keras warns once per trace). A step where no variable has a
+        # gradient updates nothing but still counts.
+        if any(gradient is not None for gradient in gradients):
+            self.optimizer.apply_gradients(zip(gradients, weights))
+        elif weights:
+            self.optimizer.iterations.assign_add(1)
         if taps is not None:
             taps.record(tapped)
         logs = self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
@@ -598,9 +712,15 @@ class DynamicModel(keras.Model):
     def _event_rng(self):
         return np.random.default_rng([self.seed, len(self._state.history)])
 
-    def _activate(self, group, slots, values):
+    def _activate(self, group, slots, values, slot_rule="mean"):
         unit_edits.activate(
-            self._state.graph, group, slots, values, self._optimizer_slots(), self._event_rng()
+            self._state.graph,
+            group,
+            slots,
+            values,
+            self._optimizer_slots(),
+            self._event_rng(),
+            slot_rule,
         )
         self._update_masks(group)
 
@@ -696,10 +816,7 @@ class DynamicModel(keras.Model):
         self.predict_function = None
 
     def _record(self, layer_name, operation, count, reason):
-        optimizer = getattr(self, "optimizer", None)
-        step = int(optimizer.iterations.numpy()) if optimizer is not None else 0
-        event = StructureEvent(step, layer_name, operation, int(count), str(reason), self.widths())
-        self._state.history.append(event)
+        return self.record_event(layer_name, operation, count, reason)
 
 
 def _graph_endpoints(base):

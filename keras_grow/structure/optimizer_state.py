@@ -6,12 +6,16 @@ added or removed, the matching slices of every slot must follow:
 
 - surviving units keep their slot values exactly;
 - a new unit's first-moment slots start at zero;
-- a new unit's second-moment slots start at the mean, over the existing units,
-  of their second moments (taken along the unit axis, so each input's or
-  output's own scale is kept). Starting them at zero would make the unit's
-  first steps up to `(1 - beta_1) / sqrt(1 - beta_2)` ≈ 3.2 times the learning
-  rate, because Adam's bias correction has long decayed to 1 at a large global
-  step (and RMSprop has no bias correction at all).
+- a new unit's second-moment slots start, by default (rule `"mean"`), at the
+  mean, over the existing units, of their second moments (taken along the
+  unit axis, so each input's or output's own scale is kept). Starting them at
+  zero would make the unit's first steps up to `(1 - beta_1) / sqrt(1 - beta_2)`
+  ≈ 3.2 times the learning rate, because Adam's bias correction has long
+  decayed to 1 at a large global step (and RMSprop has no bias correction at
+  all). Rule `"fresh"` starts them at zero anyway, like a newly created
+  parameter: late in training the existing units' mean reflects the large
+  early gradients and can make a new unit's steps a small fraction of the
+  learning rate, so growth strategies may prefer the bigger first steps.
 
 Supported: SGD, Adam, AdamW, Adamax, Nadam, RMSprop, Adagrad, Adadelta, Lion,
 Lamb, Ftrl and `LossScaleOptimizer` around any of them. Slots of unknown
@@ -39,6 +43,16 @@ ZERO_SLOTS = frozenset(
 SECOND_MOMENT_SLOTS = frozenset({"velocity", "velocity_hat", "accumulator", "accumulated_grad"})
 COPY_SLOTS = frozenset({"average"})  # exponential moving average of the weights
 KNOWN_SLOTS = ZERO_SLOTS | SECOND_MOMENT_SLOTS | COPY_SLOTS
+SLOT_RULES = ("mean", "fresh")  # how new units' second-moment slots start
+
+
+def check_slot_rule(rule):
+    """Validate an `optimizer_state=` argument; returns it."""
+    if rule not in SLOT_RULES:
+        raise ValueError(
+            f"optimizer_state={rule!r} is not allowed; expected one of {list(SLOT_RULES)}."
+        )
+    return rule
 
 
 def base_optimizer(optimizer):
@@ -102,7 +116,14 @@ def check_supported(optimizer):
     base._keras_grow_checked = True
 
 
-def new_slot_values(kind, existing_mean, new_weights):
+def starts_nonzero(kind, rule="mean"):
+    """Whether new units' entries of a slot of `kind` may start non-zero under `rule`."""
+    if kind in ZERO_SLOTS:
+        return False
+    return not (kind in SECOND_MOMENT_SLOTS and rule == "fresh")
+
+
+def new_slot_values(kind, existing_mean, new_weights, rule="mean"):
     """Values for the new entries of one slot along a unit axis.
 
     Args:
@@ -110,12 +131,13 @@ def new_slot_values(kind, existing_mean, new_weights):
         existing_mean: the slot's mean over the existing units along the unit
             axis (unit axis first, of size 1), or `None` if there are none.
         new_weights: the new entries of the model variable, unit axis first.
+        rule: `"mean"` or `"fresh"`, for second-moment slots (see above).
 
     Returns:
         A scalar or an array broadcastable to the new entries (unit axis first).
     """
     if kind in SECOND_MOMENT_SLOTS:
-        return 0.0 if existing_mean is None else existing_mean
+        return 0.0 if existing_mean is None or rule == "fresh" else existing_mean
     if kind in COPY_SLOTS:
         return new_weights
     return 0.0

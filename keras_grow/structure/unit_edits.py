@@ -39,14 +39,15 @@ def other_axes_mask(graph, variable, use):
     return mask
 
 
-def activate(graph, group, slots, values, slot_table, rng):
+def activate(graph, group, slots, values, slot_table, rng, slot_rule="mean"):
     """Write new units into the free `slots` of `group` and mark them active.
 
     `values` maps fan-in/fan-out axis uses to the new entries (see
     `initializers.NewUnits`); missing uses start at zero, carriers at their
     reset values. Only the new units' entries are written, and only optimizer
     slots with a non-zero starting rule: the rest are zero already (see the
-    module invariant).
+    module invariant). `slot_rule` is the rule for second-moment slots (see
+    `optimizer_state.new_slot_values`).
     """
     existing_slots = group.active_slots
     group.active[slots] = True
@@ -64,17 +65,17 @@ def activate(graph, group, slots, values, slot_table, rng):
             storage.write_entries(variable, use.axis, indices, update)
             written.append((use, indices, update))
         for slot, kind in slot_table.get(id(variable), ()):
-            if kind not in optimizer_state.ZERO_SLOTS:
+            if optimizer_state.starts_nonzero(kind, slot_rule):
                 for use, indices, update in written:
-                    _start_slot(slot, kind, use, group, existing_slots, indices, update)
+                    _start_slot(slot, kind, use, group, existing_slots, indices, update, slot_rule)
 
 
-def _start_slot(slot, kind, use, group, existing_slots, indices, update):
+def _start_slot(slot, kind, use, group, existing_slots, indices, update, slot_rule):
     existing = storage.axis_slot_indices(use.layout, group, existing_slots)
     mean = storage.mean_entries(slot, use.axis, existing) if existing.size else None
     unit_first = np.moveaxis(update, use.axis, 0)
     new = optimizer_state.new_slot_values(
-        kind, None if mean is None else np.moveaxis(mean, use.axis, 0), unit_first
+        kind, None if mean is None else np.moveaxis(mean, use.axis, 0), unit_first, slot_rule
     )
     new = np.broadcast_to(new, unit_first.shape)
     storage.write_entries(slot, use.axis, indices, np.moveaxis(new, 0, use.axis))

@@ -43,6 +43,7 @@ def test_north_select_grows_records_reasons_and_never_retraces():
         max_units=12,
         buffer_size=32,
         rows_per_step=16,
+        reserve=True,
     )
     _fit(model, callback, extra=[Watch()])
     widths = model.widths()
@@ -53,6 +54,33 @@ def test_north_select_grows_records_reasons_and_never_retraces():
     assert grown and all("ActivationTrigger: effective_dimension=" in e.reason for e in grown)
     assert all(e.step % 2 == 0 for e in grown if e.layer == "hidden1")  # new 32 rows: 2 steps
     assert model._state.taps is None  # unwatched when training ends
+
+
+def test_auto_reserve_grows_capacity_geometrically_up_to_max_units():
+    """Default capacity: 4x the starting width, then x growth_factor, capped at max_units."""
+    model = _mlp((3, 3))
+    seen = []
+
+    class Watch(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            seen.append((self.model.capacities()["hidden1"], self.model.widths()["hidden1"]))
+
+    callback = Neurogenesis(
+        growth.FixedSchedule("linear", final_units=40, growth_fraction=0.5),
+        growth.NorthRandom(),
+        max_units=40,
+        buffer_size=64,
+        rows_per_step=16,
+    )
+    assert callback.reserve == "auto"
+    _fit(model, callback, epochs=2, extra=[Watch()])  # 16 steps, growth over the first 8
+    capacities = [c for c, _ in seen]
+    assert sorted(set(capacities)) == [12, 24, 40]  # 4 x 3, then 2 x 12, then the cap
+    assert capacities == sorted(capacities)
+    assert all(width <= capacity for capacity, width in seen)
+    assert model.widths()["hidden1"] == 40 and model.capacities()["hidden1"] == 40
+    reserves = [e for e in model.structure_history if e.operation == "reserve"]
+    assert [e.count for e in reserves if e.layer == "hidden1"] == [12, 24, 40]
 
 
 def test_max_units_caps_growth_and_evaluation_needs_a_full_fresh_buffer():
@@ -204,6 +232,46 @@ def test_new_units_get_a_fresh_optimizer_state():
     # Two steps after the event the new units' second moments, restarted at zero, are small.
     assert velocity.numpy()[:, new].max() < 0.5 * velocity.numpy()[:, old].mean()
     assert kernel.shape[1] == 8
+
+
+def test_optimizer_state_mean_keeps_the_dynamic_model_rule():
+    def velocities(**options):
+        model = _mlp((4, 4))
+        callback = Neurogenesis(
+            growth.FixedSchedule("batched", final_units=6, intervals=1),
+            growth.NorthRandom(),
+            max_units=8,
+            buffer_size=32,
+            rows_per_step=16,
+            **options,
+        )
+        _fit(model, callback, epochs=1)
+        slots = {slot.path: slot for slot in model.optimizer.variables}
+        velocity = next(s for p, s in slots.items() if "hidden1" in p and "kernel_velocity" in p)
+        velocity = velocity.numpy()
+        units = model.active_units("hidden1")
+        return velocity[:, units[4:]].mean(), velocity[:, units[:4]].mean()
+
+    new_mean, old_mean = velocities(optimizer_state="mean")
+    new_fresh, old_fresh = velocities(fresh_optimizer_state=True)
+    assert new_mean > 0.5 * old_mean  # started at the existing units' mean
+    assert new_fresh < 0.5 * old_fresh  # started at zero
+    new_alias, old_alias = velocities(fresh_optimizer_state=False)
+    assert new_alias > 0.5 * old_alias
+
+
+@pytest.mark.parametrize(
+    "options, error, message",
+    [
+        ({"optimizer_state": "zero"}, ValueError, "optimizer_state='zero'"),
+        ({"fresh_optimizer_state": 1}, TypeError, "fresh_optimizer_state=1"),
+        ({"optimizer_state": "mean", "fresh_optimizer_state": True}, ValueError, "contradicts"),
+    ],
+)
+def test_bad_optimizer_state_is_rejected(options, error, message):
+    trigger, initializer = growth.strategy("north_random")
+    with pytest.raises(error, match=message):
+        Neurogenesis(trigger, initializer, **options)
 
 
 def test_input_taps_follow_reallocations():

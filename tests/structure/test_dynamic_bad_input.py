@@ -65,6 +65,11 @@ CASES = [
     (lambda m: m.remove_units("c1", [0.5]), TypeError, "indices="),
     (lambda m: m.remove_units("out", [0]), ValueError, "feed a model output"),
     (lambda m: m.reserve("c1", 0), ValueError, "capacity=0"),
+    (lambda m: m.add_units("c1", 20, optimizer_state="zero"), ValueError, "optimizer_state='zero'"),
+    (lambda m: m.record_event(3, "add_units", 1), TypeError, "layer_name=3"),
+    (lambda m: m.record_event("c1", "", 1), ValueError, "operation=''"),
+    (lambda m: m.record_event("c1", "add_units", -1), ValueError, "count=-1"),
+    (lambda m: m.record_event("c1", "add_units", True), ValueError, "count=True"),
 ]
 
 

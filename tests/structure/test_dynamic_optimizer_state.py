@@ -84,6 +84,36 @@ def test_first_rmsprop_step_of_a_new_unit_is_like_existing_units():
     assert 0 < new.max() <= 1.5 * old.max()
 
 
+def test_fresh_optimizer_state_starts_second_moments_at_zero():
+    """`optimizer_state="fresh"`: new units' velocities start at 0 (a fresh parameter's
+    state, first step ~(1 - beta_1) / sqrt(1 - beta_2) x lr); surviving units keep theirs."""
+    model, x, y = _trained(OPTIMIZERS["adam"](), steps=150)
+    model.optimizer.iterations.assign(10_000)
+    learning_rate = float(model.optimizer.learning_rate)
+    before = _slots(model, "h2", "kernel")
+    model.add_units("h1", 3, optimizer_state="fresh")
+    new_slots = model.active_units("h1")[-3:]
+    after = _slots(model, "h2", "kernel")
+    np.testing.assert_array_equal(after["velocity"][new_slots], 0.0)
+    np.testing.assert_array_equal(after["momentum"][new_slots], 0.0)
+    np.testing.assert_array_equal(after["velocity"][:6], before["velocity"])
+    h2 = model.get_layer("h2")
+    weights = keras.ops.convert_to_numpy(h2.kernel)[new_slots].copy()
+    model.fit(x[:8], y[:8], batch_size=8, epochs=1, verbose=0)
+    step = np.abs(keras.ops.convert_to_numpy(h2.kernel)[new_slots] - weights)
+    assert step.max() > 2.5 * learning_rate
+
+
+def test_mean_optimizer_state_is_the_default_and_explicit_mean_matches():
+    runs = []
+    for options in ({}, {"optimizer_state": "mean"}):
+        model, _, _ = _trained(OPTIMIZERS["adam"](), steps=20)
+        model.add_units("h1", 2, **options)
+        runs.append(_slots(model, "h2", "kernel")["velocity"])
+    np.testing.assert_array_equal(runs[0], runs[1])
+    assert runs[0][model.active_units("h1")[-2:]].min() > 0
+
+
 def test_zero_second_moments_would_overshoot():
     """The rule above matters: with zeroed velocities the same step overshoots."""
     model, x, y = _trained(OPTIMIZERS["adam"](), steps=150)
