@@ -128,9 +128,10 @@ class GrowthTaps(activation_taps.ActivationTaps):
         for reader, layout in self.input_layouts.items():
             if group is None or group not in layout.groups():
                 continue
-            source = storage.axis_source_map(layout, group, np.asarray(slot_map))
             patch = _patch_size(self.layers[reader])
-            channels = layout.size()
+            # The group already has its new capacity; the buffer still has the old one.
+            channels = int(self.input_buffers[reader].shape[1]) // patch
+            source = _source_map(layout, group, np.asarray(slot_map), channels)
             columns = (np.arange(patch)[:, None] * channels + source[None, :]).reshape(-1)
             columns = np.where(np.tile(source, patch) >= 0, columns, -1)
             value = storage.gather_axis(self.input_buffers[reader].numpy(), 1, columns, 0.0)
@@ -146,6 +147,26 @@ class GrowthTaps(activation_taps.ActivationTaps):
                 if name in [layer.name for layer in group.producers]:
                     return group
         return None
+
+
+def _source_map(layout, group, slot_map, old_size):
+    """`storage.axis_source_map` for a layout whose `group` was already re-laid out.
+
+    `old_size` is the axis size before the change (positions × old channels).
+    """
+    old_channels = old_size // layout.positions
+    old = {group: old_channels - (layout.channels() - group.capacity)}
+    pieces = []
+    for index, segment in enumerate(layout.segments):
+        offset = layout.segment_offset(index, old)
+        if segment.group is group:
+            pieces.append(np.where(slot_map >= 0, offset + slot_map, -1))
+        else:
+            pieces.append(offset + np.arange(segment.length(old)))
+    channel_source = np.concatenate(pieces) if pieces else np.zeros(0, int)
+    positions = np.arange(layout.positions)[:, None] * old_channels
+    source = np.where(channel_source[None, :] >= 0, positions + channel_source[None, :], -1)
+    return source.reshape(-1)
 
 
 def _check_input_layer(layer):
