@@ -69,7 +69,7 @@ def run(method, seed, data, steps, every):
     model = keras_grow.DynamicModel(keras.Model(backbone.inputs, head), seed=seed)
     start_flops = keras_grow.analysis.flops(model)
     model.compile(
-        keras.optimizers.Adam(3e-4, weight_decay=1e-3),
+        keras.optimizers.Adam(1e-3, weight_decay=1e-3),  # as tutorial 05
         keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
     )

@@ -36,8 +36,8 @@
 #
 # **Our setting.** The source model is the preset `dyno_source_mnist04`
 # (`benchmarks/presets/make_dyno_source.py`): five 3×3 convolutions (16, 16,
-# 32, 32, 64 channels, batch norm, ReLU) and a 64-unit hidden dense layer,
-# pretrained on MNIST-5k digits 0-4 (98.8 % test accuracy). The classifier is
+# 32, 32, 64 channels, ReLU, no batch norm) and a 64-unit hidden dense layer,
+# pretrained on MNIST-5k digits 0-4 (96 % test accuracy). The classifier is
 # replaced by a new 5-way head, and the network is fine-tuned on
 #
 # - (a) the **near** task: digits 5-9 of MNIST-5k (2 000 training, 500 test
@@ -45,14 +45,21 @@
 # - (b) the **far** task: the same digits rotated by random angles
 #   (rot-MNIST style): new classes *and* a new input distribution.
 #
-# The thesis' hyperparameters are kept (Adam 3e-4, weight decay 1e-3,
-# ε = 1e-2, δ = 3e-2, 100 candidates per new unit) except the schedule:
-# 300 steps of 64 (about 10 epochs of the 2 000 target images) with an
-# evaluation every 25 steps (12 evaluations; the thesis has 20 in 1 000
-# steps), 3 seeds (the thesis: 5; 5 seeds of the far task's static and DYNO
-# runs are in `benchmarks/bench_dyno.py`). The smoke run does the far task
-# only, for 30 steps. Our results are printed at the end and
-# discussed in the last cell.
+# Kept from the thesis: Adam with weight decay 1e-3, ε = 1e-2, δ = 3e-2,
+# 100 candidates per new unit, batch 64. Changed, and why:
+#
+# - 300 steps (about 10 epochs of the 2 000 target images) with an
+#   evaluation every 25 steps (12 evaluations; the thesis: 20 in 1 000).
+# - learning rate 1e-3 instead of 3e-4: at 3e-4 the effective dimension of
+#   every layer stayed within ±δ of its baseline for all 300 steps (each unit
+#   of a 16-channel layer is 6 % of φ_ED), so DYNO never triggered.
+# - no batch norm in the source model: batch norm scales every channel to
+#   unit variance, far above ε, and φ_ED of every convolution stayed at 1.
+# - 2 seeds (the thesis: 5) to fit the CPU budget; the far task's static and
+#   DYNO runs over 5 seeds are in `benchmarks/bench_dyno.py` (BENCHMARKS.md).
+#
+# The smoke run does the far task only, for 20 steps. Our results are printed
+# at the end and discussed in the last cell.
 
 # %%
 import json
@@ -71,8 +78,9 @@ import keras_grow  # noqa: E402
 
 OUT = output_dir("05_dyno_transfer")
 PRESET = "dyno_source_mnist04"
-SEEDS = scale([0, 1, 2], [0])
-STEPS = scale(300, 30)
+SEEDS = scale([0, 1], [0])
+STEPS = scale(300, 20)
+LEARNING_RATE = 1e-3
 EVERY = scale(25, 10)
 TASKS = scale(("near", "far"), ("far",))
 BATCH = 64
@@ -132,7 +140,7 @@ def fine_tune(task, method, seed):
     model = transfer_model(seed)
     start_flops = keras_grow.analysis.flops(model)
     model.compile(
-        keras.optimizers.Adam(3e-4, weight_decay=1e-3),
+        keras.optimizers.Adam(LEARNING_RATE, weight_decay=1e-3),
         keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
     )

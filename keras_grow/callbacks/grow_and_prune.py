@@ -56,7 +56,8 @@ class GrowAndPrune(StructuralCallback):
     Logs: the model's `structure_history` holds every event (reason: φ, φ*,
     threshold, count); `events` holds the same as dicts, `flops_history` the
     inference FLOPs (`keras_grow.analysis.flops`) after each evaluation, and
-    the epoch logs get `flops` and the widths. `evaluation_seconds` holds the
+    the epoch logs get `flops` and the widths, `measurements` every
+    `(step, layer, φ)` evaluated. `evaluation_seconds` holds the
     wall time of each evaluation (trigger, selection and edits).
 
     Reference:
@@ -78,7 +79,6 @@ class GrowAndPrune(StructuralCallback):
         prune_dormant: prune dormant units first in ReLU layers.
         fresh_optimizer_state: start new units' second-moment optimizer
             slots at zero (see `Neurogenesis`).
-        seed: seed of the candidate draws (through the model's event seed).
         verbose: 1 prints every event.
 
     Example:
@@ -132,6 +132,7 @@ class GrowAndPrune(StructuralCallback):
         self.events = []
         self.flops_history = []
         self.evaluation_seconds = []
+        self.measurements = []
         self.buffer_size = None
 
     # ------------------------------------------------------------- training
@@ -211,6 +212,7 @@ class GrowAndPrune(StructuralCallback):
             )
             return 0
         phi = metrics_lib.effective_dimension(activations, self.epsilon)
+        self.measurements.append((self._iteration(), layer, float(phi)))
         baseline = self.baselines.get(layer)
         if baseline is None:
             self.baselines[layer] = phi

@@ -87,7 +87,9 @@ class GrowthTaps(activation_taps.ActivationTaps):
         for name, tensor in zip(self.input_layers, inputs):
             buffer = self.input_buffers[name]
             output = outputs[self.layer_names.index(name)]
-            rows = _input_rows(self.layers[name], tensor, output, self.rows_per_step)
+            rows = _input_rows(
+                self.layers[name], tensor, output, self.rows_per_step, self.positions[name]
+            )
             if rows.shape[-1] != buffer.shape[-1]:
                 self.stale.add(name)  # trace time: the input was resized elsewhere
                 continue
@@ -202,25 +204,25 @@ def _patch_size(layer):
     return int(np.prod(layer.kernel_size))
 
 
-def _input_rows(layer, inputs, outputs, rows_per_step):
+def _input_rows(layer, inputs, outputs, rows_per_step, phase):
     """The inputs that produced the rows `ActivationTaps.record` keeps of `outputs`."""
     inputs = tf.cast(inputs, tf.float32)
     if isinstance(layer, keras.layers.Dense):
         rows = tf.reshape(inputs, (-1, tf.shape(inputs)[-1]))
         total = tf.shape(rows, out_type=tf.int64)[0]
         count = tf.minimum(total, rows_per_step)
-        return tf.gather(rows, tf.range(count) * total // tf.maximum(count, 1))
-    return _patches(layer, inputs, outputs, rows_per_step)
+        return tf.gather(rows, activation_taps.sampled_rows(total, count, phase))
+    return _patches(layer, inputs, outputs, rows_per_step, phase)
 
 
-def _patches(layer, inputs, outputs, rows_per_step):
+def _patches(layer, inputs, outputs, rows_per_step, phase):
     spatial = len(layer.kernel_size)
     out_shape = tf.shape(outputs, out_type=tf.int64)
     in_shape = tf.shape(inputs, out_type=tf.int64)
     positions = out_shape[1:-1]
     total = tf.reduce_prod(out_shape[:-1])
     count = tf.minimum(total, rows_per_step)
-    flat = tf.range(count) * total // tf.maximum(count, 1)
+    flat = activation_taps.sampled_rows(total, count, phase)
     # Unravel flat row indices into (batch, o_1, ..., o_d).
     coordinates, rest = [], flat
     for axis in reversed(range(spatial)):

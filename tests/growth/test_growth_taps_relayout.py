@@ -33,3 +33,22 @@ def test_growth_taps_keep_input_rows_when_a_producer_is_reallocated():
     flat = d1_after.reshape(8, 36, c2)
     np.testing.assert_array_equal(flat[:, :, :3], d1_before.reshape(8, 36, 3))
     np.testing.assert_array_equal(flat[:, :, 3:], 0.0)
+
+
+def test_conv_taps_sample_many_positions_and_align_inputs_with_outputs():
+    # 32 rows of 64 maps of 28 × 28: evenly spaced rows alone would all be the
+    # top-left corner of every other image (all zero for MNIST-like inputs).
+    inputs = keras.Input((28, 28, 1))
+    outputs = keras.layers.Conv2D(4, 3, padding="same", use_bias=False, name="c1")(inputs)
+    flat = keras.layers.Flatten()(outputs)
+    model = keras_grow.DynamicModel(keras.Model(inputs, keras.layers.Dense(2)(flat)), seed=0)
+    model.compile(keras.optimizers.SGD(0.0), "mse")
+    taps = keras_grow.growth.watch_layers(model, ["c1"], buffer_size=64, rows_per_step=32)
+    images = np.zeros((64, 28, 28, 1), "float32")
+    images[:, 4:24, 4:24] = np.random.default_rng(0).random((64, 20, 20, 1))
+    model.fit(images, np.zeros((64, 2)), batch_size=64, epochs=2, verbose=0, shuffle=False)
+    activations, patches = model.activations("c1"), taps.inputs("c1")
+    assert activations.shape == (64, 4) and patches.shape == (64, 9)
+    kernel = keras.ops.convert_to_numpy(model.get_layer("c1").kernel).reshape(9, 4)
+    np.testing.assert_allclose(activations, patches @ kernel, atol=1e-5)
+    assert len(np.unique(patches.round(6), axis=0)) > 32  # not one position over and over
