@@ -14,3 +14,4 @@ from keras_grow.analysis.urn_structure import connectivity_summary as connectivi
 from keras_grow.analysis.urn_structure import extract_structure as extract_structure
 from keras_grow.analysis.widths import plot_widths as plot_widths
 from keras_grow.analysis.widths import width_series as width_series
+from keras_grow.analysis.flops import flops as flops

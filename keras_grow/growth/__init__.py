@@ -14,6 +14,7 @@ units' weights). `keras_grow.callbacks.Neurogenesis` runs any pair during
 """
 
 from keras_grow.growth import metrics as metrics
+from keras_grow.growth import pruning as pruning
 from keras_grow.growth.context import growth_context as growth_context
 from keras_grow.growth.context import watch_layers as watch_layers
 from keras_grow.growth.gradient_initializers import Firefly as Firefly

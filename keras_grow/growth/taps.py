@@ -86,7 +86,9 @@ class GrowthTaps(activation_taps.ActivationTaps):
         for name, tensor in zip(self.input_layers, inputs):
             buffer = self.input_buffers[name]
             output = outputs[self.layer_names.index(name)]
-            rows = _input_rows(self.layers[name], tensor, output, self.rows_per_step)
+            rows = _input_rows(
+                self.layers[name], tensor, output, self.rows_per_step, self.positions[name]
+            )
             if rows.shape[-1] != buffer.shape[-1]:
                 self.stale.add(name)  # trace time: the input was resized elsewhere
                 continue
@@ -127,9 +129,10 @@ class GrowthTaps(activation_taps.ActivationTaps):
         for reader, layout in self.input_layouts.items():
             if group is None or group not in layout.groups():
                 continue
-            source = storage.axis_source_map(layout, group, np.asarray(slot_map))
             patch = _patch_size(self.layers[reader])
-            channels = layout.size()
+            # The group already has its new capacity; the buffer still has the old one.
+            channels = int(self.input_buffers[reader].shape[1]) // patch
+            source = _source_map(layout, group, np.asarray(slot_map), channels)
             columns = (np.arange(patch)[:, None] * channels + source[None, :]).reshape(-1)
             columns = np.where(np.tile(source, patch) >= 0, columns, -1)
             value = storage.gather_axis(self.input_buffers[reader].numpy(), 1, columns, 0.0)
@@ -145,6 +148,26 @@ class GrowthTaps(activation_taps.ActivationTaps):
                 if name in [layer.name for layer in group.producers]:
                     return group
         return None
+
+
+def _source_map(layout, group, slot_map, old_size):
+    """`storage.axis_source_map` for a layout whose `group` was already re-laid out.
+
+    `old_size` is the axis size before the change (positions × old channels).
+    """
+    old_channels = old_size // layout.positions
+    old = {group: old_channels - (layout.channels() - group.capacity)}
+    pieces = []
+    for index, segment in enumerate(layout.segments):
+        offset = layout.segment_offset(index, old)
+        if segment.group is group:
+            pieces.append(np.where(slot_map >= 0, offset + slot_map, -1))
+        else:
+            pieces.append(offset + np.arange(segment.length(old)))
+    channel_source = np.concatenate(pieces) if pieces else np.zeros(0, int)
+    positions = np.arange(layout.positions)[:, None] * old_channels
+    source = np.where(channel_source[None, :] >= 0, positions + channel_source[None, :], -1)
+    return source.reshape(-1)
 
 
 def _check_input_layer(layer):
@@ -180,25 +203,25 @@ def _patch_size(layer):
     return int(np.prod(layer.kernel_size))
 
 
-def _input_rows(layer, inputs, outputs, rows_per_step):
+def _input_rows(layer, inputs, outputs, rows_per_step, phase):
     """The inputs that produced the rows `ActivationTaps.record` keeps of `outputs`."""
     inputs = tf.cast(inputs, tf.float32)
     if isinstance(layer, keras.layers.Dense):
         rows = tf.reshape(inputs, (-1, tf.shape(inputs)[-1]))
         total = tf.shape(rows, out_type=tf.int64)[0]
         count = tf.minimum(total, rows_per_step)
-        return tf.gather(rows, tf.range(count) * total // tf.maximum(count, 1))
-    return _patches(layer, inputs, outputs, rows_per_step)
+        return tf.gather(rows, activation_taps.sampled_rows(total, count, phase))
+    return _patches(layer, inputs, outputs, rows_per_step, phase)
 
 
-def _patches(layer, inputs, outputs, rows_per_step):
+def _patches(layer, inputs, outputs, rows_per_step, phase):
     spatial = len(layer.kernel_size)
     out_shape = tf.shape(outputs, out_type=tf.int64)
     in_shape = tf.shape(inputs, out_type=tf.int64)
     positions = out_shape[1:-1]
     total = tf.reduce_prod(out_shape[:-1])
     count = tf.minimum(total, rows_per_step)
-    flat = tf.range(count) * total // tf.maximum(count, 1)
+    flat = activation_taps.sampled_rows(total, count, phase)
     # Unravel flat row indices into (batch, o_1, ..., o_d).
     coordinates, rest = [], flat
     for axis in reversed(range(spatial)):

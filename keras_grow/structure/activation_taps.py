@@ -53,6 +53,24 @@ def post_activation_tensor(model, layer):
         tensor = nodes[0].outputs[0]
 
 
+def sampled_rows(total, count, phase):
+    """`count` distinct indices out of `total` rows: one per equal stretch of rows.
+
+    Each index sits at a pseudo-random offset inside its stretch that changes
+    with `phase` (e.g. the ring buffer position). Evenly spaced rows alone
+    (`k * total // count`) would land on the same spatial position of every
+    image whenever a stretch spans whole feature maps (32 rows of 64 maps of
+    28 × 28: always the top-left corner), so a buffer would hold one position.
+    """
+    count = tf.maximum(tf.cast(count, tf.int64), 1)
+    total = tf.cast(total, tf.int64)
+    index = tf.range(count, dtype=tf.int64)
+    starts = index * total // count
+    widths = tf.maximum((index + 1) * total // count - starts, 1)
+    jitter = (index * 7919 + tf.cast(phase, tf.int64) * 104729 + 12345) % widths
+    return starts + jitter
+
+
 class ActivationTaps:
     """Ring buffers of post-activations for some producer layers of a model.
 
@@ -86,7 +104,7 @@ class ActivationTaps:
             rows = tf.reshape(tf.cast(tensor, tf.float32), (-1, tf.shape(tensor)[-1]))
             total = tf.shape(rows, out_type=tf.int64)[0]
             count = tf.minimum(total, self.rows_per_step)
-            rows = tf.gather(rows, tf.range(count) * total // tf.maximum(count, 1))
+            rows = tf.gather(rows, sampled_rows(total, count, self.positions[name]))
             slots = (self.positions[name] + tf.range(count)) % self.buffer_size
             self.buffers[name].scatter_nd_update(slots[:, None], rows)
             self.positions[name].assign((self.positions[name] + count) % self.buffer_size)
