@@ -1,7 +1,7 @@
 """Reproduces the presets `urn_spheres` and `urn_spheres_mlp` (Golkar's URN, section 2).
 
 A `URNLayer` (S neurons, I = 4 updates, c_W = 5e-7, c_N = 2e-5, Adam 7e-4: the paper's
-Fig. 3 setting, with S and the epochs reduced as in tutorials/06_urn_spheres.py) trained on
+Fig. 3 setting, with S reduced from 5000 to 300, cf. tutorials/06_urn_spheres.py) trained on
 two concentric 10-d spheres; then the layered MLP that emerged in it, read with
 `keras_grow.analysis.extract_structure(...).to_keras()`, which reproduces the URN's
 outputs exactly on the training sample. Both are saved as presets.
@@ -26,7 +26,7 @@ from keras_grow.layers import URNLayer
 
 SEED = 0
 SIZE = 300
-EPOCHS = 60
+EPOCHS = 200
 N_TRAIN = 4000
 BATCH = 32
 DATASET = "keras_grow.datasets.concentric_spheres(dim=10, n_train=4000, n_test=1000, seed=0)"

@@ -10,7 +10,7 @@ from keras_grow.search import genotype as genotype_lib
 
 def _check_int(value, name, minimum=1):
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"`{name}`={value!r} is not allowed; expected an int >= {minimum}.")
+        raise ValueError(f"{name}={value!r} is not allowed; expected an int >= {minimum}.")
     return int(value)
 
 
@@ -31,7 +31,9 @@ class DartsNetwork(keras.Model):
 
     `parameter_count()` counts trainable parameters without the auxiliary
     head, the convention of the DARTS paper: `DartsNetwork(DARTS_V2,
-    channels=36, layers=20, auxiliary=True)` has 3.35 M (paper: 3.3 M).
+    channels=36, layers=20, auxiliary=True)` has 3.35 M (paper: 3.3 M); the
+    tiny `DartsNetwork(DARTS_V2, channels=4, layers=3, input_shape=(8, 8, 1))`
+    has 2 642.
 
     Reference: Liu, Simonyan & Yang, "DARTS: Differentiable Architecture
     Search", ICLR 2019, section 3.2.

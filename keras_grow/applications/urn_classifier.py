@@ -127,7 +127,8 @@ def URNClassifier(
         **layer_kwargs: further `URNLayer` arguments (e.g. `activation`).
 
     Returns:
-        A `keras.Sequential` model; its `URNLayer` is `model.get_layer("urn")`.
+        A `keras.Sequential` model; its `URNLayer` is `model.get_layer("urn")`. It has
+        `S^2 + S` parameters (the URN's S x S weight matrix and S biases).
 
     Example:
 

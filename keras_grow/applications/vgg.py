@@ -28,6 +28,12 @@ def VGG11(
     This is the backbone of Maile's thesis section 6.3.4, where growing runs
     start at `width_multiplier=0.25`.
 
+    Parameters on 32×32 inputs with batch norm (`c_0` input channels, `c_1`
+    … `c_8` the scaled convolution widths, `u` the scaled dense units, `K`
+    classes; batch norm counts its 4 per-channel variables):
+    `Σ_i (9 c_{i-1} c_i + 4 c_i) + (c_8 + 1) u + (u + 1) u + (u + 1) K`,
+    9 759 178 at multiplier 1 with 3 input channels and 10 classes.
+
     Reference:
     - Simonyan & Zisserman, "Very Deep Convolutional Networks for Large-Scale
       Image Recognition", ICLR 2015.
