@@ -62,8 +62,8 @@ class HyperGrowingMLP(keras_tuner.HyperModel):
         max_widths: maximum widths to choose from, ints >= the largest
             starting width.
         learning_rate: Adam's learning rate.
-        batch_size: rows per step recorded by the activation buffers; pass the
-            same `batch_size` to `tuner.search`.
+        batch_size: rows per step recorded by the activation buffers when
+            `tuner.search` is called without `batch_size` (otherwise that one).
         buffer_size: rows of each layer's activation buffer (default: twice
             the trial's maximum width, as in the thesis).
         candidates: candidates of the selecting initialisers (NORTH-Select,
@@ -157,8 +157,12 @@ class HyperGrowingMLP(keras_tuner.HyperModel):
         )
         return model
 
-    def neurogenesis(self, hp, data=None):
-        """The `callbacks.Neurogenesis` callback of the trial's hyperparameters."""
+    def neurogenesis(self, hp, data=None, batch_size=None):
+        """The `callbacks.Neurogenesis` callback of the trial's hyperparameters.
+
+        `batch_size` (default: the constructor's) sets the rows recorded per step.
+        """
+        batch_size = int(batch_size or self.batch_size)
         initializer, gamma, max_units = self._structural(hp)
         trigger, unit_initializer = strategies.strategy(
             initializer, gamma=gamma, candidates=self.candidates
@@ -168,15 +172,16 @@ class HyperGrowingMLP(keras_tuner.HyperModel):
             unit_initializer,
             max_units=max_units,
             buffer_size=self.buffer_size or 2 * max_units,
-            rows_per_step=self.batch_size,
+            rows_per_step=batch_size,
             reserve=False,
             data=data,
-            probe_size=self.batch_size,
+            probe_size=batch_size,
             seed=self.seed,
         )
 
     def fit(self, hp, model, x=None, y=None, callbacks=None, **kwargs):
         """`model.fit` with the trial's `Neurogenesis` callback added to `callbacks`."""
         data = (x, y) if x is not None and y is not None else None
-        callbacks = list(callbacks or []) + [self.neurogenesis(hp, data=data)]
+        growth = self.neurogenesis(hp, data=data, batch_size=kwargs.get("batch_size"))
+        callbacks = list(callbacks or []) + [growth]
         return model.fit(x, y, callbacks=callbacks, **kwargs)

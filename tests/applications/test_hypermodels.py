@@ -37,8 +37,10 @@ def test_build_declares_the_structural_hyperparameters():
     hp.values["initializer"] = "gradmax"
     assert not hp.is_active("gamma")
     hp.values["max_units"] = 128
-    callback = hypermodel.neurogenesis(hp, data=(np.zeros((4, 12)), np.zeros(4)))
+    callback = hypermodel.neurogenesis(hp, data=(np.zeros((4, 12)), np.zeros(4)), batch_size=16)
     assert callback.max_units == 128
+    assert callback.buffer_size == 256  # twice the maximum width, as in the thesis
+    assert callback.rows_per_step == callback.probe_size == 16
 
 
 @pytest.mark.parametrize(
