@@ -19,7 +19,7 @@ from keras_grow.applications.vgg import VGG11 as VGG11
 from keras_grow.applications.wide_resnet import WideResNet28 as WideResNet28
 
 # The HyperModels build on keras-tuner (the `tuner` extra): imported on first use.
-_HYPERMODEL_NAMES = ("HyperGrowingMLP",)
+_HYPERMODEL_NAMES = ("HyperGrowingMLP", "HyperGrowingVGG11")
 
 
 def __getattr__(name):

@@ -103,3 +103,35 @@ def test_random_search_tunes_growth_on_mnist_5k(tmp_path):
     np.testing.assert_allclose(
         restored.predict(x_val, verbose=0), best.predict(x_val, verbose=0), atol=1e-6
     )
+
+
+def test_vgg11_hypermodel_limits_every_layer_by_the_tuned_multiplier():
+    from keras_grow.applications import HyperGrowingVGG11
+
+    with pytest.raises(ValueError, match="max_width_multipliers"):
+        HyperGrowingVGG11(width_multiplier=0.25, max_width_multipliers=(0.125,))
+    hypermodel = HyperGrowingVGG11(
+        classes=3,
+        width_multiplier=0.125,
+        max_width_multipliers=(0.25,),
+        dense_units=64,
+        initializers=("north_random",),
+        batch_size=16,
+    )
+    hp = keras_tuner.HyperParameters()
+    model = hypermodel.build(hp)
+    assert isinstance(model, keras_grow.DynamicModel)
+    start = model.widths()
+    assert start["conv1"] == 8 and start["conv8"] == 64 and start["fc1"] == 8
+    callback = hypermodel.neurogenesis(hp)
+    assert callback.max_units["conv1"] == 16 and callback.max_units["conv8"] == 128
+    assert callback.max_units["fc2"] == 16
+    assert callback.buffer_size == 256
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(48, 32, 32, 3)).astype("float32")
+    y = rng.integers(0, 3, size=48)
+    history = hypermodel.fit(hp, model, x, y, epochs=1, batch_size=16, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+    for layer, width in model.widths().items():
+        if layer in callback.max_units:
+            assert start[layer] <= width <= callback.max_units[layer]
