@@ -113,3 +113,39 @@ def test_save_preset_rejects_incomplete_metadata(tmp_path):
     np.testing.assert_allclose(
         np.load(folder / "probe.npz")["outputs"], model.predict(np.ones((2, 3)), verbose=0)
     )
+
+
+def _mnist_test(flatten=False):
+    return keras_grow.datasets.mnist_5k(seed=0, test_size=1000, flatten=flatten)[1]
+
+
+def _rotated_test():
+    return keras_grow.datasets.rotated(*_mnist_test(), seed=1)
+
+
+def _digits_14_test():
+    x, y = _mnist_test()
+    return x.reshape(len(x), 14, 2, 14, 2, 1).mean(axis=(2, 4)), y
+
+
+def _spheres_test():
+    return keras_grow.datasets.concentric_spheres(dim=10, n_train=4000, n_test=1000, seed=0)[1]
+
+
+# the test split each preset's metadata states, rebuilt here
+TEST_SPLITS = {
+    "north_mlp_mnist5k": lambda: _mnist_test(flatten=True),
+    "equivariant_cnn_rotmnist": _rotated_test,
+    "darts_prime_digits": _digits_14_test,
+    "urn_spheres": _spheres_test,
+    "urn_spheres_mlp": _spheres_test,
+}
+
+
+@pytest.mark.parametrize("name", sorted(TEST_SPLITS))
+def test_preset_reaches_its_stated_test_accuracy(name):
+    x, y = TEST_SPLITS[name]()
+    model = from_preset(name)
+    predictions = keras.ops.convert_to_numpy(model.predict(x, verbose=0, batch_size=250))
+    accuracy = float(np.mean(predictions.argmax(-1) == y))
+    assert accuracy == pytest.approx(preset_metadata(name)["metrics"]["test_accuracy"], abs=2e-3)
