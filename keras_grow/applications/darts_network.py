@@ -10,7 +10,7 @@ from keras_grow.search import genotype as genotype_lib
 
 def _check_int(value, name, minimum=1):
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"`{name}`={value!r} is not allowed; expected an int >= {minimum}.")
+        raise ValueError(f"{name}={value!r} is not allowed; expected an int >= {minimum}.")
     return int(value)
 
 
@@ -31,7 +31,9 @@ class DartsNetwork(keras.Model):
 
     `parameter_count()` counts trainable parameters without the auxiliary
     head, the convention of the DARTS paper: `DartsNetwork(DARTS_V2,
-    channels=36, layers=20, auxiliary=True)` has 3.35 M (paper: 3.3 M).
+    channels=36, layers=20, auxiliary=True)` has 3.35 M (paper: 3.3 M); the
+    tiny `DartsNetwork(DARTS_V2, channels=4, layers=3, input_shape=(8, 8, 1))`
+    has 2 642.
 
     Reference: Liu, Simonyan & Yang, "DARTS: Differentiable Architecture
     Search", ICLR 2019, section 3.2.
@@ -47,8 +49,13 @@ class DartsNetwork(keras.Model):
         drop_path_rate: initial drop-path rate.
         stem_multiplier: stem width as a multiple of `channels`.
         classifier_activation: activation of both classifiers (`None` for logits).
-        weights: must be `None`.
+        weights: `None` (random initialisation), the path of a
+            `.weights.h5` file, or the name of a DartsNetwork preset
+            (`"darts_prime_digits"`: pass its genotype and sizes, see
+            `preset_metadata`).
         seed: seed of the drop-path noise.
+        include_top: add the dense classifier (`False`: the model outputs the
+            globally pooled features of the last cell; no auxiliary head).
         **kwargs: base `keras.Model` arguments.
 
     Example:
@@ -75,11 +82,22 @@ class DartsNetwork(keras.Model):
         classifier_activation="softmax",
         weights=None,
         seed=None,
+        include_top=True,
         **kwargs,
     ):
         kwargs.setdefault("name", "darts_network")
+        _conventions.check_weights(weights, "DartsNetwork")
+        _conventions.check_classifier_activation(classifier_activation)
+        _conventions.check_name(kwargs["name"])
+        if include_top is not True and include_top is not False:
+            raise ValueError(f"include_top={include_top!r} is not allowed; expected True or False.")
+        if auxiliary and not include_top:
+            raise ValueError(
+                "auxiliary=True is not allowed with include_top=False: the auxiliary head is "
+                "a second classifier."
+            )
         super().__init__(**kwargs)
-        _conventions.check_no_weights(weights)
+        self.include_top = include_top
         self.genotype = genotype_lib.check_genotype(genotype).genotype
         self.channels = _check_int(channels, "channels", minimum=2)
         self.num_layers = _check_int(layers, "layers")
@@ -144,11 +162,14 @@ class DartsNetwork(keras.Model):
             else None
         )
         self.global_pool = keras.layers.GlobalAveragePooling2D(name="global_pool")
-        self.classifier = keras.layers.Dense(
-            self.classes, activation=classifier_activation, name="classifier"
+        self.classifier = (
+            keras.layers.Dense(self.classes, activation=classifier_activation, name="classifier")
+            if include_top
+            else None
         )
         self._auxiliary_output = None
         self.build((None,) + self.image_shape)
+        _conventions.load_weights(self, weights, "DartsNetwork")
 
     def build(self, input_shape):
         input_shape = tuple(input_shape)
@@ -167,7 +188,8 @@ class DartsNetwork(keras.Model):
             s0, s1 = s1, cell.compute_output_shape([s0, s1])
             if index == self.auxiliary_index and self.auxiliary_head is not None:
                 self.auxiliary_head.build(s1)
-        self.classifier.build((input_shape[0], s1[-1]))
+        if self.classifier is not None:
+            self.classifier.build((input_shape[0], s1[-1]))
 
     def call(self, inputs, training=None):
         s0 = s1 = self.stem_bn(self.stem_conv(inputs))
@@ -178,7 +200,8 @@ class DartsNetwork(keras.Model):
                 auxiliary = self.auxiliary_head(s1)
         # read by compute_loss in the same train step
         self._auxiliary_output = auxiliary
-        return self.classifier(self.global_pool(s1))
+        features = self.global_pool(s1)
+        return features if self.classifier is None else self.classifier(features)
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         """The compiled loss plus, in training, `auxiliary_weight` times the auxiliary loss."""
@@ -214,4 +237,5 @@ class DartsNetwork(keras.Model):
             "stem_multiplier": self.stem_multiplier,
             "classifier_activation": self.classifier_activation,
             "seed": self.seed,
+            "include_top": self.include_top,
         }

@@ -4,6 +4,7 @@ import numbers
 
 import keras
 
+from keras_grow.applications import _conventions
 from keras_grow.layers.multiplier_dense import PAPER_MIN_MULTIPLIER
 from keras_grow.layers.multiplier_rnn import MultiplierSimpleRNNCell
 from keras_grow.structure import DynamicModel
@@ -35,6 +36,7 @@ def DiffRNN(
     seed=None,
     weights=None,
     name="diff_rnn",
+    include_top=True,
 ):
     """Instantiates Miconi's differentiable-structure recurrent network.
 
@@ -88,8 +90,11 @@ def DiffRNN(
             it, DynamicModel reallocates geometrically. Default: 8.
         seed: int or `None`, seeds the initial weights and DynamicModel's
             draws.
-        weights: must be `None` (no pretrained weights exist).
+        weights: `None` (random initialisation) or the path of a
+            `.weights.h5` file saved from a DiffRNN of the same widths.
         name: the model's name.
+        include_top: add the dense output layer (`False`: the model outputs
+            the recurrent neurons' states).
 
     Returns:
         A `keras_grow.DynamicModel` with layers `"recurrent"` (the growable
@@ -108,10 +113,9 @@ def DiffRNN(
     model.widths()["recurrent"]
     ```
     """
-    if weights is not None:
-        raise ValueError(
-            f"weights={weights!r} is not allowed; DiffRNN has no pretrained weights (use None)."
-        )
+    _conventions.check_weights(weights, "DiffRNN")
+    _conventions.check_classifier_activation(classifier_activation)
+    _conventions.check_name(name)
     if not isinstance(input_shape, (tuple, list)) or len(input_shape) != 2:
         raise ValueError(
             f"input_shape={input_shape!r} is not allowed; expected (timesteps, features)."
@@ -124,8 +128,7 @@ def DiffRNN(
         raise ValueError(
             f"weight_stddev={weight_stddev!r} is not allowed; expected None or a number > 0."
         )
-    if isinstance(classes, bool) or not isinstance(classes, numbers.Integral) or classes < 1:
-        raise ValueError(f"classes={classes!r} is not allowed; expected an int >= 1.")
+    _conventions.check_classes(classes, include_top)
 
     def initializer(offset):
         if weight_stddev is None:
@@ -147,11 +150,12 @@ def DiffRNN(
         kernel_initializer=initializer(2) or "glorot_uniform",
         name="predictions",
     )
-    base = keras.Sequential([keras.Input(tuple(input_shape)), recurrent, head], name=name)
+    layers = [keras.Input(tuple(input_shape)), recurrent] + ([head] if include_top else [])
+    base = keras.Sequential(layers, name=name)
     model = DynamicModel(base, seed=seed, name=name)
     if capacity is not None:
         if isinstance(capacity, bool) or not isinstance(capacity, numbers.Integral) or capacity < 1:
             raise ValueError(f"capacity={capacity!r} is not allowed; expected None or an int >= 1.")
-        if capacity > units:
+        if capacity > units and include_top:
             model.reserve("recurrent", int(capacity), reason="DiffRNN initial capacity")
-    return model
+    return _conventions.load_weights(model, weights, "DiffRNN")

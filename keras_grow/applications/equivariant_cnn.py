@@ -1,8 +1,7 @@
 """`EquivariantCNN`: the G-CNN backbone of Maile's thesis, chapter 4 (section 4.5)."""
 
-import os
-
 from keras_grow import groups
+from keras_grow.applications import _conventions
 from keras_grow.layers.group_conv import GroupConv2D
 from keras_grow.layers.lifting_conv import LiftingConv2D
 from keras_grow.search._backbone import build_backbone
@@ -58,8 +57,10 @@ def EquivariantCNN(
         classes: number of classes (with `include_top`).
         include_top: whether to add the invariant pooling and the two dense
             layers.
-        weights: `None` (random initialisation) or the path of a
-            `.weights.h5` file to load.
+        weights: `None` (random initialisation), the path of a
+            `.weights.h5` file to load, or the name of an EquivariantCNN
+            preset (`"equivariant_cnn_rotmnist"`: `EquivariantCNN("C4",
+            width=16, dense_units=32)`).
         pooling: without the top, `None` returns the last group feature map;
             `"avg"` or `"max"` pool it over the group axis and space (an
             invariant vector).
@@ -98,11 +99,10 @@ def EquivariantCNN(
         )
     if pooling not in (None, "avg", "max"):
         raise ValueError(f"`pooling` must be None, 'avg' or 'max'; received {pooling!r}.")
-    if weights is not None and not (isinstance(weights, str) and os.path.exists(weights)):
-        raise ValueError(
-            "`weights` must be None (random initialisation) or the path of an existing "
-            f"weights file; received {weights!r}."
-        )
+    _conventions.check_weights(weights, "EquivariantCNN")
+    _conventions.check_classes(classes, include_top)
+    _conventions.check_classifier_activation(classifier_activation)
+    _conventions.check_name(name)
 
     def convolution(index, channels, lifting, layer_name):
         layer = LiftingConv2D if lifting else GroupConv2D
@@ -122,6 +122,4 @@ def EquivariantCNN(
         pooling=pooling,
         batch_norm_momentum=batch_norm_momentum,
     )
-    if weights is not None:
-        model.load_weights(weights)
-    return model
+    return _conventions.load_weights(model, weights, "EquivariantCNN")

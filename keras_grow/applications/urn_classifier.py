@@ -4,6 +4,7 @@ import copy
 
 import keras
 
+from keras_grow.applications import _conventions
 from keras_grow.layers.urn_geometry import URNGeometry
 from keras_grow.layers.urn_layer import URNLayer
 
@@ -91,6 +92,8 @@ def URNClassifier(
     geometry=_UNSET,
     synaptic_l1=_UNSET,
     synaptic_power=_UNSET,
+    include_top=True,
+    weights=None,
     **layer_kwargs,
 ):
     """A classifier made of one `URNLayer`, in one of the paper's configurations.
@@ -116,10 +119,16 @@ def URNClassifier(
         name: model name.
         size, iterations, residual, weight_l1, activity_l1, geometry, synaptic_l1,
             synaptic_power: `URNLayer` arguments overriding the configuration.
+        include_top: must be `True`: the URN's output neurons are its
+            classifier (there is no separate top to remove).
+        weights: `None` (random initialisation), the path of a `.weights.h5`
+            file, or the name of a URNClassifier preset (`"urn_spheres"`:
+            `URNClassifier("spheres", size=300)`).
         **layer_kwargs: further `URNLayer` arguments (e.g. `activation`).
 
     Returns:
-        A `keras.Sequential` model; its `URNLayer` is `model.get_layer("urn")`.
+        A `keras.Sequential` model; its `URNLayer` is `model.get_layer("urn")`. It has
+        `S^2 + S` parameters (the URN's S x S weight matrix and S biases).
 
     Example:
 
@@ -131,6 +140,14 @@ def URNClassifier(
         raise ValueError(
             f"`config` must be one of {sorted(URN_CONFIGS)}. Received: config={config!r}"
         )
+    if include_top is not True:
+        raise ValueError(
+            f"include_top={include_top!r} is not allowed; a URNClassifier's output neurons are "
+            "part of its recurrent layer, so only include_top=True exists."
+        )
+    _conventions.check_weights(weights, "URNClassifier")
+    _conventions.check_classifier_activation(classifier_activation)
+    _conventions.check_name(name)
     settings = copy.deepcopy(URN_CONFIGS[config])
     overrides = {
         "size": size,
@@ -156,4 +173,5 @@ def URNClassifier(
     layers = [keras.Input(input_shape), urn]
     if classifier_activation is not None:
         layers.append(keras.layers.Activation(classifier_activation, name="predictions"))
-    return keras.Sequential(layers, name=name)
+    model = keras.Sequential(layers, name=name)
+    return _conventions.load_weights(model, weights, "URNClassifier")

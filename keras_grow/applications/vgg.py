@@ -28,13 +28,20 @@ def VGG11(
     This is the backbone of Maile's thesis section 6.3.4, where growing runs
     start at `width_multiplier=0.25`.
 
+    Parameters on 32×32 inputs with batch norm (`c_0` input channels, `c_1`
+    … `c_8` the scaled convolution widths, `u` the scaled dense units, `K`
+    classes; batch norm counts its 4 per-channel variables):
+    `Σ_i (9 c_{i-1} c_i + 4 c_i) + (c_8 + 1) u + (u + 1) u + (u + 1) K`,
+    9 759 178 at multiplier 1 with 3 input channels and 10 classes.
+
     Reference:
     - Simonyan & Zisserman, "Very Deep Convolutional Networks for Large-Scale
       Image Recognition", ICLR 2015.
 
     Args:
         include_top: whether to include the dense layers and the classifier.
-        weights: must be `None` (no pretrained VGG-11 weights are shipped).
+        weights: `None` (random initialisation) or the path of a
+            `.weights.h5` file (no pretrained VGG-11 weights are shipped).
         input_shape: image shape, at least 32×32 (five poolings).
         classes: number of classes (with `include_top`).
         classifier_activation: activation of the classifier (`None` for logits).
@@ -55,8 +62,11 @@ def VGG11(
     model.add_units("conv3", 16)
     ```
     """
-    _conventions.check_no_weights(weights)
+    _conventions.check_weights(weights, "VGG11")
     _conventions.check_positive(width_multiplier, "width_multiplier")
+    _conventions.check_classes(classes, include_top)
+    _conventions.check_classifier_activation(classifier_activation)
+    _conventions.check_name(name)
     inputs = keras.Input(input_shape)
     x = inputs
     conv_index = 0
@@ -80,4 +90,5 @@ def VGG11(
         x = keras.layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
     else:
         x = _conventions.global_pool(x, pooling)
-    return keras.Model(inputs, x, name=name)
+    model = keras.Model(inputs, x, name=name)
+    return _conventions.load_weights(model, weights, "VGG11")

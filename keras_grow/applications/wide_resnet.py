@@ -46,7 +46,8 @@ def WideResNet28(
     Args:
         k: widening factor, a number > 0 (28-1: `k=1`, 28-10: `k=10`).
         include_top: whether to include the classifier.
-        weights: must be `None`.
+        weights: `None` (random initialisation) or the path of a
+            `.weights.h5` file.
         input_shape: image shape (channels last).
         classes: number of classes (with `include_top`).
         classifier_activation: activation of the classifier (`None`: logits).
@@ -68,7 +69,10 @@ def WideResNet28(
     model.dependency_group("stage2_block1_conv2")   # the whole second stage
     ```
     """
-    _conventions.check_no_weights(weights)
+    _conventions.check_weights(weights, "WideResNet28")
+    _conventions.check_classes(classes, include_top)
+    _conventions.check_classifier_activation(classifier_activation)
+    _conventions.check_name(name)
     _conventions.check_positive(k, "k")
     _conventions.check_positive(width_multiplier, "width_multiplier")
     if (
@@ -96,7 +100,8 @@ def WideResNet28(
         x = keras.layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
     else:
         x = _conventions.global_pool(x, pooling)
-    return keras.Model(inputs, x, name=name)
+    model = keras.Model(inputs, x, name=name)
+    return _conventions.load_weights(model, weights, "WideResNet28")
 
 
 def _block(x, filters, stride, dropout_rate, prefix):
