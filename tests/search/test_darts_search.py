@@ -287,3 +287,20 @@ def test_second_order_inside_the_compiled_train_step_matches_the_eager_formula()
     history = model.fit(*train, arch_data=arch, batch_size=8, verbose=0, shuffle=False)
     assert history.history["arch_steps"] == [1.0] and not model.run_eagerly
     np.testing.assert_allclose(model.arch_variables[1].numpy(), expected, rtol=1e-4, atol=1e-6)
+
+
+def test_a_refused_fit_leaves_schedule_and_regularizers_as_they_were():
+    x, y = data(8)
+    model = search_model(arch_schedule=3)
+    schedule = model.arch_schedule
+    callbacks = [
+        keras_grow.callbacks.FisherScheduler(),
+        keras_grow.callbacks.ProximityRegularization(),
+    ]
+    with pytest.raises(ValueError, match="`arch_data`=None, but the FisherSchedule"):
+        model.fit(x, y, verbose=0, callbacks=callbacks)
+    assert model.arch_schedule is schedule and not model.arch_regularizers
+    with pytest.raises(ValueError, match="`validation_split`=0.5 is not supported"):
+        model.fit(x, y, arch_data=(x, y), validation_split=0.5, verbose=0, callbacks=callbacks)
+    assert model.arch_schedule is schedule and not model.arch_regularizers
+    assert not model.built  # nothing was built either
