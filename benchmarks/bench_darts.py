@@ -21,7 +21,12 @@ every variant alike.
 
 Usage:
     python benchmarks/bench_darts.py [--batch 32] [--size 16] [--channels 16]
-        [--repeats 7] [--iterations 5] [--jit] [--skip-crb]
+        [--search-channels 8] [--layers 3] [--nodes 4] [--repeats 7] [--iterations 5]
+        [--jit] [--skip-crb] [--cpu-time]
+
+Each supernet variant is traced once (after every pruning step too); tracing a
+3-cell, 4-node supernet costs about a CPU minute, so `--nodes 2` keeps the
+whole run to a few CPU minutes.
 """
 
 import argparse
@@ -45,6 +50,10 @@ from keras_grow.search import (  # noqa: E402
     darts_data,  # noqa: E402
 )
 
+# wall clock by default; `--cpu-time` switches to the CPU time of the process (all
+# threads), which on a machine shared with other jobs measures the work done rather
+# than the share of the cores this process was given
+CLOCK = time.perf_counter
 MIXED_TARGET = 1.15
 FISHER_TARGET = 1.05
 
@@ -64,10 +73,10 @@ def compiled_step(fn, variables, jit):
 
 
 def timed(step, args, iterations):
-    start = time.perf_counter()
+    start = CLOCK()
     for _ in range(iterations):
         step(*args).numpy()
-    return (time.perf_counter() - start) / iterations
+    return (CLOCK() - start) / iterations
 
 
 def bench_mixed_op(args):
@@ -131,7 +140,11 @@ def search_data(args, n):
 
 def search_model(args, activation="softmax", schedule="alternating"):
     model = DartsSearchModel(
-        10, channels=args.search_channels, layers=args.layers, nodes=4, activation=activation
+        10,
+        channels=args.search_channels,
+        layers=args.layers,
+        nodes=args.nodes,
+        activation=activation,
     )
     model.compile(
         weights_optimizer=keras.optimizers.SGD(0.025, momentum=0.9),
@@ -161,11 +174,11 @@ def time_train_steps(model, iterator, steps):
     """Seconds per call of the compiled train function (one bilevel step each)."""
     if model.train_function is None:
         model.make_train_function()
-    start = time.perf_counter()
+    start = CLOCK()
     for _ in range(steps):
         logs = model.train_function(iterator)
     float(logs["loss"])
-    return (time.perf_counter() - start) / steps
+    return (CLOCK() - start) / steps
 
 
 def bench_crb_pruning(args):
@@ -180,7 +193,8 @@ def bench_crb_pruning(args):
     fractions = (0.0, 0.25, 0.5, 0.75, 0.9)
     print(
         f"\n[2] CRB search step (bilevel: weight step + α step, batch {args.batch}, "
-        f"{args.size}x{args.size}x3, C={args.search_channels}, {args.layers} cells, 4 nodes) "
+        f"{args.size}x{args.size}x3, C={args.search_channels}, {args.layers} cells, "
+        f"{args.nodes} nodes) "
         f"as operations are pruned; median of {args.crb_repeats} x {steps} steps"
     )
     print("    pruned  active ops  step (ms)  epoch of 100 steps (s)  vs unpruned")
@@ -228,6 +242,7 @@ def bench_fisher(args):
     ratio = statistics.median(f / p for f, p in zip(times["FIMT tracking"], times["no tracking"]))
     print(
         f"\n[3] weight step (no α step fires), C={args.search_channels}, {args.layers} cells, "
+        f"{args.nodes} nodes, "
         f"batch {args.batch}, median of {args.repeats} x {steps} steps (interleaved)"
     )
     print(f"    without Fisher tracking {1000 * plain:8.2f} ms/step")
@@ -247,6 +262,9 @@ def main():
     parser.add_argument("--channels", type=int, default=16, help="MixedOp channels")
     parser.add_argument("--search-channels", type=int, default=8)
     parser.add_argument("--layers", type=int, default=3, help="cells of the search network")
+    parser.add_argument(
+        "--nodes", type=int, default=4, help="nodes per cell of the search network (4: DARTS)"
+    )
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--iterations", type=int, default=5)
     parser.add_argument("--crb-steps", type=int, default=5)
@@ -254,11 +272,20 @@ def main():
     parser.add_argument("--fisher-steps", type=int, default=5)
     parser.add_argument("--jit", action="store_true", help="compile with XLA")
     parser.add_argument("--skip-crb", action="store_true")
+    parser.add_argument(
+        "--cpu-time",
+        action="store_true",
+        help="time with the process CPU time (all threads) instead of the wall clock",
+    )
     args = parser.parse_args()
+    if args.cpu_time:
+        global CLOCK
+        CLOCK = time.process_time
     keras.utils.set_random_seed(0)
     tf.get_logger().setLevel("ERROR")  # one tf.function per operation is intended
     devices = [d.device_type for d in tf.config.list_logical_devices()]
-    print(f"keras_grow {keras_grow.__version__}, devices={devices}")
+    clock = "process CPU time" if args.cpu_time else "wall clock"
+    print(f"keras_grow {keras_grow.__version__}, devices={devices}, timing by {clock}")
     mixed = bench_mixed_op(args)
     fisher = bench_fisher(args)
     crb = None if args.skip_crb else bench_crb_pruning(args)

@@ -674,14 +674,55 @@ class DartsSearchModel(keras.Model):
             The `History`.
         """
         callbacks = list(callbacks or [])
-        for callback in callbacks:
-            if hasattr(callback, "configure_search"):
-                callback.configure_search(self)
         if self.optimizer is None or self.arch_optimizer is None:
             raise ValueError(
                 "You must call `compile()` (with weights and architecture optimizers) before "
                 "`fit()`."
             )
+        # callbacks install their schedule / regularisers first (the checks below depend
+        # on them); a bad argument puts the previous ones back
+        previous = (self.arch_schedule, dict(self.arch_regularizers))
+        try:
+            for callback in callbacks:
+                if hasattr(callback, "configure_search"):
+                    callback.configure_search(self)
+            x, y, sample_weight, batch_size, shuffle, input_shape = self._fit_inputs(
+                x, y, arch_data, sample_weight, batch_size, shuffle, class_weight, validation_split
+            )
+        except (ValueError, TypeError):
+            if (self.arch_schedule, self.arch_regularizers) != previous:
+                self.arch_schedule, self.arch_regularizers = previous[0], previous[1]
+                self._invalidate_functions()
+            raise
+        self._prepare(input_shape)
+        callbacks = self._default_callbacks(callbacks)
+        self._fitting = True
+        try:
+            return super().fit(
+                x,
+                y,
+                batch_size=batch_size,
+                epochs=epochs,
+                verbose=verbose,
+                callbacks=callbacks,
+                validation_split=validation_split,
+                validation_data=validation_data,
+                shuffle=shuffle,
+                class_weight=class_weight,
+                sample_weight=sample_weight,
+                initial_epoch=initial_epoch,
+                steps_per_epoch=steps_per_epoch,
+                validation_steps=validation_steps,
+                validation_batch_size=validation_batch_size,
+                validation_freq=validation_freq,
+            )
+        finally:
+            self._fitting = False
+
+    def _fit_inputs(
+        self, x, y, arch_data, sample_weight, batch_size, shuffle, class_weight, validation_split
+    ):
+        """Check `fit`'s data against the schedule; pair the batches when α steps need them."""
         schedule = self.arch_schedule
         if schedule.needs_arch_data:
             if arch_data is None:
@@ -716,30 +757,7 @@ class DartsSearchModel(keras.Model):
             else:
                 input_shape = np.shape(x)
             self._set_arch_batches(False)
-        self._prepare(input_shape)
-        callbacks = self._default_callbacks(callbacks)
-        self._fitting = True
-        try:
-            return super().fit(
-                x,
-                y,
-                batch_size=batch_size,
-                epochs=epochs,
-                verbose=verbose,
-                callbacks=callbacks,
-                validation_split=validation_split,
-                validation_data=validation_data,
-                shuffle=shuffle,
-                class_weight=class_weight,
-                sample_weight=sample_weight,
-                initial_epoch=initial_epoch,
-                steps_per_epoch=steps_per_epoch,
-                validation_steps=validation_steps,
-                validation_batch_size=validation_batch_size,
-                validation_freq=validation_freq,
-            )
-        finally:
-            self._fitting = False
+        return x, y, sample_weight, batch_size, shuffle, input_shape
 
     def _default_callbacks(self, callbacks):
         from keras_grow.callbacks.darts import AlphaHistory, ProgressivePruning

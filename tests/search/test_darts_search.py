@@ -219,3 +219,88 @@ def test_darts_prime_under_xla():
     x, y = data()
     history = model.fit(x, y, arch_data=data(seed=1), batch_size=8, verbose=0, callbacks=callbacks)
     assert history.history["arch_steps"][0] > 0 and np.isfinite(history.history["loss"][0])
+
+
+def count_graph_ops(model, x, op_type):
+    """Operations of `op_type` in the traced training-mode forward pass."""
+    function = tf.function(lambda inputs: model(inputs, training=True))
+    graph = function.get_concrete_function(tf.TensorSpec(x.shape, tf.float32)).graph
+    return sum(op.type == op_type for op in graph.get_operations())
+
+
+def test_crb_pruned_operations_leave_the_compiled_train_step():
+    # one (reduction) cell: only alphas_reduce is used
+    primitives = ("skip_connect", "avg_pool_3x3", "sep_conv_3x3")
+    model = DartsSearchModel(
+        3, channels=4, layers=1, nodes=2, primitives=primitives, activation="crb"
+    )
+    model.compile(
+        # weight decay would shrink every kernel that receives a gradient, even a zero one
+        weights_optimizer=keras.optimizers.SGD(0.05, weight_decay=0.1),
+        arch_optimizer=keras.optimizers.Adam(1e-3),
+        loss="sparse_categorical_crossentropy",
+        arch_schedule="frozen",
+    )
+    x, y = data(16)
+    model.build((None, 8, 8, 1))
+    depthwise = count_graph_ops(model, x, "DepthwiseConv2dNative")
+    assert depthwise == 5 * 2  # a SepConv is two depthwise convolutions per edge
+    values = model.arch_variables[1].numpy()
+    values[:, 2] = -0.5  # every sep_conv_3x3
+    values[1, 1] = -0.5  # and avg_pool_3x3 of edge 1
+    model.arch_variables[1].assign(values)
+    assert model.prune_inactive_ops() == 6
+    assert count_graph_ops(model, x, "DepthwiseConv2dNative") == 0
+    assert count_graph_ops(model, x, "AvgPool") == 4
+
+    def kernels(edge, name):
+        return [v.numpy().copy() for v in model.cells[0].edges[edge].operation(name).weights]
+
+    pruned = kernels(3, "sep_conv_3x3")
+    kept = model.cells[0].preprocess1.weights[0].numpy().copy()
+    history = model.fit(x, y, batch_size=8, epochs=1, verbose=0, shuffle=False)
+    assert model.train_function is not None and np.isfinite(history.history["loss"][0])
+    for before, after in zip(pruned, kernels(3, "sep_conv_3x3")):
+        np.testing.assert_array_equal(before, after)  # no gradient, no update, no decay
+    assert np.abs(model.cells[0].preprocess1.weights[0].numpy() - kept).max() > 1e-5
+
+
+def test_second_order_inside_the_compiled_train_step_matches_the_eager_formula():
+    primitives = ("skip_connect", "avg_pool_3x3", "sep_conv_3x3")
+    model = DartsSearchModel(3, channels=4, layers=1, nodes=2, primitives=primitives)
+    model.compile(
+        # learning rate 0: the weight step leaves w unchanged, so the α step sees w_0
+        weights_optimizer=keras.optimizers.SGD(0.0),
+        arch_optimizer=keras.optimizers.SGD(1.0),
+        loss="sparse_categorical_crossentropy",
+        second_order=True,
+        unrolled_learning_rate=0.5,
+    )
+    x, y = data(16)
+    train, arch = (x[:8], y[:8]), (x[8:], y[8:])
+    model.build((None, 8, 8, 1))
+    start = model.arch_variables[1].numpy().copy()
+    gradients, _ = model._second_order_arch_gradients(train, arch)
+    first, _ = model._first_order_arch_gradients(arch)
+    expected = start - gradients[1].numpy()
+    assert np.abs(gradients[1].numpy() - first[1].numpy()).max() > 1e-4
+    history = model.fit(*train, arch_data=arch, batch_size=8, verbose=0, shuffle=False)
+    assert history.history["arch_steps"] == [1.0] and not model.run_eagerly
+    np.testing.assert_allclose(model.arch_variables[1].numpy(), expected, rtol=1e-4, atol=1e-6)
+
+
+def test_a_refused_fit_leaves_schedule_and_regularizers_as_they_were():
+    x, y = data(8)
+    model = search_model(arch_schedule=3)
+    schedule = model.arch_schedule
+    callbacks = [
+        keras_grow.callbacks.FisherScheduler(),
+        keras_grow.callbacks.ProximityRegularization(),
+    ]
+    with pytest.raises(ValueError, match="`arch_data`=None, but the FisherSchedule"):
+        model.fit(x, y, verbose=0, callbacks=callbacks)
+    assert model.arch_schedule is schedule and not model.arch_regularizers
+    with pytest.raises(ValueError, match="`validation_split`=0.5 is not supported"):
+        model.fit(x, y, arch_data=(x, y), validation_split=0.5, verbose=0, callbacks=callbacks)
+    assert model.arch_schedule is schedule and not model.arch_regularizers
+    assert not model.built  # nothing was built either
