@@ -1,6 +1,8 @@
 """Structure analysis and plots."""
 
 from keras_grow.analysis.equinas_plots import plot_architecture_weights, plot_pareto_front
+from keras_grow.analysis.equinas_plots import plot_symmetry_discovery as plot_symmetry_discovery
+from keras_grow.analysis.equinas_plots import rotation_weight as rotation_weight
 from keras_grow.analysis.urn_plots import plot_connectomics, plot_urn
 from keras_grow.analysis.urn_structure import URNStructure, connectivity_summary, extract_structure
 from keras_grow.analysis.widths import plot_widths, width_series
