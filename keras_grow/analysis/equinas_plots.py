@@ -96,3 +96,85 @@ def plot_pareto_front(selection_history, objective="val_accuracy", generation=-1
     ax.set_ylabel(objective)
     ax.set_title(f"EquiNAS_E generation {record['generation']} (stars: Pareto front)")
     return ax
+
+
+def rotation_weight(architecture_weights, groups=("C4", "D4")):
+    """Per layer, the summed architecture weight of `groups` (Fig. 12 of the thesis).
+
+    With the default groups this is the weight of the candidates that are
+    equivariant to 90-degree rotations, `z(C4) + z(D4)`.
+
+    Args:
+        architecture_weights: `{layer name: {group name: z}}`, e.g.
+            `EquiNASD.architecture_weights()`.
+        groups: the group names to sum; each must be a candidate of every layer.
+
+    Returns:
+        `{layer name: float}`, in the order of `architecture_weights`.
+
+    Example:
+
+    >>> from keras_grow.analysis import rotation_weight
+    >>> rotation_weight({"conv": {"C1": 0.2, "C4": 0.3, "D4": 0.5}})
+    {'conv': 0.8}
+    """
+    if isinstance(groups, str):
+        groups = (groups,)
+    result = {}
+    for layer, weights in architecture_weights.items():
+        missing = [g for g in groups if g not in weights]
+        if missing:
+            raise ValueError(
+                f"`groups`={tuple(groups)!r} are not all candidates of layer {layer!r}: "
+                f"{missing} missing; allowed: {sorted(weights)}."
+            )
+        result[layer] = float(sum(weights[g] for g in groups))
+    return result
+
+
+def plot_symmetry_discovery(architecture_weights, groups=("C4", "D4"), ax=None):
+    """Side-by-side bars of `z(groups)` per layer for several searches (Fig. 12).
+
+    Args:
+        architecture_weights: `{run label: {layer name: {group name: z}}}`,
+            e.g. `{"upright": net_up.architecture_weights(), "rotated": ...}`;
+            all runs must have the same layers.
+        groups: the group names whose weights are summed (default: the
+            rotation-equivariant candidates C4 and D4).
+        ax: a `matplotlib` axes to draw into.
+
+    Returns:
+        The axes.
+
+    Example:
+
+    >>> from keras_grow.analysis import plot_symmetry_discovery
+    >>> z = {"conv": {"C1": 0.5, "C4": 0.25, "D4": 0.25}}
+    >>> ax = plot_symmetry_discovery({"upright": z, "rotated": z})
+    >>> len(ax.patches)
+    2
+    """
+    import matplotlib.pyplot as plt
+
+    if not architecture_weights:
+        raise ValueError("`architecture_weights` must hold at least one run; received none.")
+    sums = {label: rotation_weight(z, groups) for label, z in architecture_weights.items()}
+    layers = list(next(iter(sums.values())))
+    for label, values in sums.items():
+        if list(values) != layers:
+            raise ValueError(
+                f"Run {label!r} has layers {list(values)}; expected the same layers as the "
+                f"first run, {layers}."
+            )
+    ax = ax or plt.figure(figsize=(1.0 + 0.8 * len(layers), 3.0)).gca()
+    width = 0.8 / len(sums)
+    positions = np.arange(len(layers))
+    for k, (label, values) in enumerate(sums.items()):
+        ax.bar(
+            positions + (k - (len(sums) - 1) / 2) * width, list(values.values()), width, label=label
+        )
+    ax.set_xticks(positions, layers, rotation=45, fontsize=7)
+    ax.set_ylim(0, 1)
+    ax.set_ylabel(" + ".join(f"z({g})" for g in groups))
+    ax.legend(fontsize=7)
+    return ax

@@ -72,9 +72,12 @@ def EquivariantCNN(
         pool_after: 1-based indices of the convolutions followed by pooling.
             The thesis adds 5 and 7 for 64x64 inputs: `(2, 4, 5, 6, 7, 8)`.
         batch_norm_momentum: momentum of the batch norms. 0.9 matches the
-            thesis' PyTorch default; Keras' usual 0.99 leaves the moving
-            statistics so far behind after a few epochs that inference-mode
-            accuracy stays near chance.
+            thesis' PyTorch default. In short runs at a large learning rate
+            the moving statistics lag behind the weights whatever the momentum
+            (group convolutions change fastest: each parameter receives the
+            summed gradient of its |G| copies), and inference-mode accuracy
+            falls far below training-mode accuracy; train with
+            `keras_grow.callbacks.PreciseBatchNorm` to recompute them.
         name: model name (default `"equivariant_cnn_<group>"`).
 
     Returns:

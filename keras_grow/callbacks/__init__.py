@@ -11,6 +11,10 @@ from keras_grow.callbacks.multiplier_resize import MultiplierResize as Multiplie
 from keras_grow.callbacks.multiplier_resize import NewNeuronAtThreshold as NewNeuronAtThreshold
 from keras_grow.callbacks.multiplier_resize import plan_resize as plan_resize
 from keras_grow.callbacks.neurogenesis import Neurogenesis as Neurogenesis
+from keras_grow.callbacks.precise_batch_norm import PreciseBatchNorm as PreciseBatchNorm
+from keras_grow.callbacks.precise_batch_norm import (
+    recalibrate_batch_norm as recalibrate_batch_norm,
+)
 from keras_grow.callbacks.scheduled_growth import ScheduledGrowth as ScheduledGrowth
 from keras_grow.callbacks.structural import StructuralCallback as StructuralCallback
 from keras_grow.callbacks.surgical_fine_tuning import SurgicalFineTuning as SurgicalFineTuning

@@ -34,9 +34,9 @@ def build_backbone(
             layer writing `channels` channels in `layout_group`'s layout.
         layout_group: group whose channel layout every feature map follows.
         batch_norm_momentum: momentum of every batch norm. 0.9 is PyTorch's
-            default (its `momentum=0.1`), as in the thesis; with Keras' 0.99
-            the moving statistics lag so far behind after a few hundred steps
-            that inference-mode accuracy stays near chance.
+            default (its `momentum=0.1`), as in the thesis. Moving statistics
+            lag behind quickly changing weights at any momentum; see
+            `keras_grow.callbacks.PreciseBatchNorm`.
         Others: as in `keras_grow.applications.EquivariantCNN`.
     """
     layout = groups.get(layout_group)

@@ -213,6 +213,21 @@ class EquiNASD(keras.Model):
             )
         self.arch_optimizer = arch_optimizer
 
+    def get_compile_config(self):
+        """The compile arguments, with `arch_optimizer`, so `load_model` recompiles both."""
+        config = super().get_compile_config()
+        if config and self.arch_optimizer is not None:
+            config["arch_optimizer"] = keras.optimizers.serialize(self.arch_optimizer)
+        return config
+
+    def compile_from_config(self, config):
+        """Recompile from `get_compile_config()` (used by `keras.saving.load_model`)."""
+        config = keras.saving.deserialize_keras_object(config)
+        self.compile(**config)
+        if self.built:  # create optimizer variables so their saved state can be loaded
+            self.optimizer.build(self.weight_variables)
+            self.arch_optimizer.build(self.arch_variables)
+
     # --------------------------------------------------------------------- fit
     def fit(self, x=None, y=None, batch_size=None, arch_data=None, shuffle=True, **kwargs):
         """`keras.Model.fit` with an architecture data stream (see the class docstring).

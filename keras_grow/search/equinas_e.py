@@ -327,7 +327,10 @@ class EquiNASE(keras_tuner.Tuner):
     `model.fit(*args, **kwargs)` (one stint, e.g. half an epoch through
     `steps_per_epoch`), evaluates on `validation_data` and saves its weights.
     It reports `val_accuracy`, `val_loss`, `params` (trainable parameters:
-    relaxed layers store more) and `mutation_error`.
+    relaxed layers store more) and `mutation_error`. After half an epoch at
+    SGD 0.1 the batch norms' moving statistics lag far behind the weights, so
+    pass `callbacks=[keras_grow.callbacks.PreciseBatchNorm(x_train)]` to
+    `search` to select on statistics of the trained weights.
 
     After `search(...)`, `population()` lists the final parents' trial ids,
     `load_model(trial)` rebuilds any trial's network and
