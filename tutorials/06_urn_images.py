@@ -60,6 +60,7 @@ GAMMA, BETA = 2.0, 1.0  # as in 06_urn_spatial.py (MNIST-1D, 60-point grid)
 # 06_urn_spatial.py found c_syn = 1e-6 on a 60-point grid; with gamma = 2 a synapse that
 # spans the same fraction of the image costs the same here with c_syn * (60 / GRID)^2.
 C_SYN = 1e-6 * (60 / GRID) ** 2
+C_SYNS = (0.0, C_SYN / 4, C_SYN)  # without, weaker, as transferred from MNIST-1D
 STRONG = 1e-2  # synapses above this count in the connectivity shares
 SIZE = GRID * GRID * DEPTH
 print(f"grid {GRID} x {GRID} x depth {DEPTH} (S={SIZE}), epochs {EPOCHS}, smoke={SMOKE}")
@@ -118,7 +119,7 @@ def run(c_syn, seed):
 
 
 results, examples = [], {}
-for c_syn in (0.0, C_SYN):
+for c_syn in C_SYNS:
     for seed in SEEDS:
         row, urn, structure = run(c_syn, seed)
         results.append(row)
@@ -131,7 +132,8 @@ for c_syn in (0.0, C_SYN):
 # deeper plane) red, backward green, same depth black.
 
 # %%
-for c_syn, name in ((0.0, "fig6_without_csyn.png"), (C_SYN, "fig6_with_csyn.png")):
+for c_syn in C_SYNS:
+    name = f"fig6_csyn_{c_syn:.2g}.png"
     urn, structure = examples[c_syn]
     fig = kga.plot_connectomics(urn, structure=structure, max_synapses=600, figsize=(8, 7))
     fig.axes[0].set_title(f"c_syn = {c_syn:.2g}: " + fig.axes[0].get_title(), fontsize=8)
@@ -166,8 +168,8 @@ def lateral_lengths(structure):
     return lateral.ravel(), weights.ravel()
 
 
-fig, axes = plt.subplots(3, 6, figsize=(12, 6.5))
-for row, c_syn in enumerate((0.0, C_SYN)):
+fig, axes = plt.subplots(len(C_SYNS) + 1, 6, figsize=(12, 8.5))
+for row, c_syn in enumerate(C_SYNS):
     urn, structure = examples[c_syn]
     fields, pick = receptive_fields(urn)
     for ax, field, neuron in zip(axes[row], fields, pick, strict=False):
@@ -176,11 +178,11 @@ for row, c_syn in enumerate((0.0, C_SYN)):
         ax.set_xticks([])
         ax.set_yticks([])
     axes[row, 0].set_ylabel(f"c_syn = {c_syn:.2g}", fontsize=9)
-gs = axes[2, 0].get_gridspec()
-for ax in axes[2]:
+gs = axes[-1, 0].get_gridspec()
+for ax in axes[-1]:
     ax.remove()
-ax = fig.add_subplot(gs[2, :])
-for c_syn, colour in ((0.0, "tab:gray"), (C_SYN, "tab:red")):
+ax = fig.add_subplot(gs[-1, :])
+for c_syn, colour in zip(C_SYNS, ("tab:gray", "tab:orange", "tab:red"), strict=True):
     lengths, weights = lateral_lengths(examples[c_syn][1])
     ax.hist(lengths, bins=40, weights=weights / weights.sum(), histtype="step", color=colour)
     ax.plot([], [], color=colour, label=f"c_syn = {c_syn:.2g}")
@@ -212,7 +214,7 @@ lines = [
     "backward | same depth | mean lateral length | time / run |",
     "|---|---|---|---|---|---|---|---|",
 ]
-for c_syn in (0.0, C_SYN):
+for c_syn in C_SYNS:
     rows = [r for r in results if r["c_syn"] == c_syn]
     lines.append(
         f"| {c_syn:.2g} | {mean_std(rows, 'accuracy', 100)} | {mean_std(rows, 'n_active')} | "
