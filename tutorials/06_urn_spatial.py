@@ -7,7 +7,7 @@
 # ---
 
 # %% [markdown]
-# # 07 — Locally connected structure from synaptic-length regularisation (Golkar, section 3)
+# # 06 — Locally connected structure from synaptic-length regularisation (Golkar, section 3)
 #
 # When the input has a geometry, the URN's neurons can live in a volume: the input grid
 # times a depth axis, with metric ds^2 = ds_input^2 + beta dz^2 (eq. 8). Penalising the
@@ -34,6 +34,8 @@
 # paper describes: the |W|-weighted lateral synapse length drops from 19.9 to 5.1 grid
 # steps and the forward share of strong synapses rises from 43 % to 49 % (backward 40 % ->
 # 33 %); the connectome narrows into a funnel onto the central output nodes.
+#
+# The 2-D version on real MNIST digits (a 14 x 14 x 5 volume) is `06_urn_images.py`.
 #
 # Full run: `python tutorials/06_urn_spatial.py`; smoke (~1 min): `KERAS_GROW_SMOKE=1 ...`.
 

@@ -44,7 +44,7 @@ URN_CONFIGS = {
     # (S = 21 600), residual output, 10 output nodes at the centre of the last plane.
     # The paper gives neither beta, gamma, c_syn nor c_W, c_N for this run; the values
     # below are this library's choice (c_W, c_N as in section 2; beta, gamma, c_syn as
-    # found on MNIST-1D in tutorial 07).
+    # found on MNIST-1D in tutorial 06_urn_spatial).
     "cifar_spatial": {
         "input_shape": (32, 32, 1),
         "classes": 10,
@@ -58,8 +58,9 @@ URN_CONFIGS = {
         "synaptic_power": 2.0,
         "learning_rate": 7e-4,
     },
-    # CPU-sized section-3 setting of tutorial 07: MNIST-1D (length 40) interpolated onto a
-    # 60-point grid x 6 planes (S = 360), residual output, 10 central output nodes.
+    # CPU-sized section-3 setting of tutorial 06_urn_spatial: MNIST-1D (length 40)
+    # interpolated onto a 60-point grid x 6 planes (S = 360), residual output, 10 central
+    # output nodes.
     "mnist1d_spatial": {
         "input_shape": (40,),
         "classes": 10,
@@ -102,7 +103,7 @@ def URNClassifier(
     2, Fig. 3: S = 5000, I = 4, c_W = 5e-7, c_N = 2e-5), `"spheres_residual"` (Fig. 4,
     residual output nodes), `"cifar_spatial"` (section 3, Fig. 6: a 60 x 60 x 6 geometry
     with synaptic-length regularisation) or `"mnist1d_spatial"` (the CPU-sized section-3
-    setting of tutorial 07). Every other argument overrides the
+    setting of tutorial 06_urn_spatial). Every other argument overrides the
     configuration. The model outputs logits (the URN's output neurons) unless
     `classifier_activation` is given. Train it with `keras.optimizers.Adam(7e-4)` and
     `SparseCategoricalCrossentropy(from_logits=True)` as in the paper.

@@ -9,6 +9,7 @@ from keras import activations, initializers, layers, ops, saving
 from keras_grow.layers.urn_geometry import URNGeometry, dense_length_matrix, tiled_length_penalty
 
 RESIDUAL_MODES = (None, "output", "input")
+ACTIVITY_REDUCTIONS = ("mean", "sum")
 # Below this many kernel entries the d^gamma matrix is cached densely (64 MiB in float32).
 DENSE_LENGTH_LIMIT = 2**24
 
@@ -126,9 +127,13 @@ class URNLayer(layers.Layer):
         activation: activation phi (default `"relu"`).
         weight_l1: c_W, L1 coefficient on the weight matrix (>= 0).
         activity_l1: c_N, L1 coefficient on the neuron activities after every update,
-            summed over neurons and iterations, averaged over the batch (>= 0), as
-            Keras' `activity_regularizer` does. (Eq. 5 leaves the batch reduction open;
-            a penalty on the batch sum equals `activity_l1 * batch_size` here.)
+            summed over neurons and iterations (>= 0); see `activity_reduction`.
+        activity_reduction: how the activity penalty is reduced over the batch:
+            `"mean"` (default; per-sample average, as Keras' `activity_regularizer`
+            does) or `"sum"` (summed over the batch, as eq. 5 is written: only the
+            cross-entropy carries the 1/N, so c_N multiplies the batch total). With
+            `"sum"` the penalty, relative to the cross-entropy, is `batch_size` times
+            stronger than with `"mean"` at the same `activity_l1`.
         geometry: optional `URNGeometry` (or its config dict) for spatial inputs.
         synaptic_l1: c_syn, coefficient of the synaptic-length penalty (needs a geometry).
         synaptic_power: gamma, the distance power (> 0).
@@ -171,6 +176,7 @@ class URNLayer(layers.Layer):
         activation="relu",
         weight_l1=0.0,
         activity_l1=0.0,
+        activity_reduction="mean",
         geometry=None,
         synaptic_l1=0.0,
         synaptic_power=1.0,
@@ -210,6 +216,12 @@ class URNLayer(layers.Layer):
         self.activation = activations.get(activation)
         self.weight_l1 = _check_coefficient("weight_l1", weight_l1)
         self.activity_l1 = _check_coefficient("activity_l1", activity_l1)
+        if activity_reduction not in ACTIVITY_REDUCTIONS:
+            raise ValueError(
+                f"`activity_reduction` must be one of {ACTIVITY_REDUCTIONS}. "
+                f"Received: activity_reduction={activity_reduction!r}"
+            )
+        self.activity_reduction = activity_reduction
         self.synaptic_l1 = _check_coefficient("synaptic_l1", synaptic_l1)
         self.synaptic_power = _check_coefficient("synaptic_power", synaptic_power, positive=True)
         if self.synaptic_l1 > 0 and geometry is None:
@@ -328,8 +340,9 @@ class URNLayer(layers.Layer):
                 term = ops.sum(ops.abs(state))
                 activity = term if activity is None else activity + term
         if activity is not None:
-            batch = ops.cast(ops.shape(x)[0], activity.dtype)
-            self.add_loss(self.activity_l1 * activity / batch)
+            if self.activity_reduction == "mean":
+                activity = activity / ops.cast(ops.shape(x)[0], activity.dtype)
+            self.add_loss(self.activity_l1 * activity)
         if outputs_only:
             return state
         return state[:, self.size - self.output_dim :]
@@ -354,7 +367,8 @@ class URNLayer(layers.Layer):
     def regularization_terms(self, inputs=None):
         """Current values of the penalties as floats: weight L1, synaptic length, activity.
 
-        The activity term needs `inputs` (it is the batch mean over those inputs).
+        The activity term needs `inputs` (it is reduced over those inputs as in
+        training: their mean or their sum, see `activity_reduction`).
         """
         reg = self.kernel.regularizer
         terms = {"weight_l1": 0.0, "synaptic": 0.0}
@@ -365,7 +379,9 @@ class URNLayer(layers.Layer):
         if inputs is not None:
             states, _ = self.compute_states(inputs)
             total = sum(float(ops.sum(ops.abs(s))) for s in states[1:])
-            terms["activity"] = self.activity_l1 * total / int(ops.shape(states[0])[0])
+            if self.activity_reduction == "mean":
+                total /= int(ops.shape(states[0])[0])
+            terms["activity"] = self.activity_l1 * total
         return terms
 
     @property
@@ -393,6 +409,7 @@ class URNLayer(layers.Layer):
                 "activation": activations.serialize(self.activation),
                 "weight_l1": self.weight_l1,
                 "activity_l1": self.activity_l1,
+                "activity_reduction": self.activity_reduction,
                 "geometry": None if self.geometry is None else self.geometry.get_config(),
                 "synaptic_l1": self.synaptic_l1,
                 "synaptic_power": self.synaptic_power,

@@ -27,7 +27,8 @@ def reference(urn, x_embedded):
             new[:, :d_in] += x_embedded
         state = new
         states.append(state)
-        activity += np.abs(state).sum() / state.shape[0]
+        batch = state.shape[0] if urn.activity_reduction == "mean" else 1
+        activity += np.abs(state).sum() / batch
     return state[:, size - d_out :], states, urn.activity_l1 * activity
 
 
@@ -64,9 +65,12 @@ def test_first_update_reads_only_the_input_neurons():
     np.testing.assert_array_equal(model(x).numpy(), before)
 
 
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
 @pytest.mark.parametrize("residual", RESIDUALS)
-def test_regularisers_in_model_losses_match_numpy(residual):
-    urn, model = make(residual=residual, weight_l1=1e-3, activity_l1=2e-2)
+def test_regularisers_in_model_losses_match_numpy(residual, reduction):
+    urn, model = make(
+        residual=residual, weight_l1=1e-3, activity_l1=2e-2, activity_reduction=reduction
+    )
     x = np.random.default_rng(0).normal(size=(9, 5)).astype("float32")
     model(x)
     losses = [float(v) for v in model.losses]
@@ -79,8 +83,9 @@ def test_regularisers_in_model_losses_match_numpy(residual):
     np.testing.assert_allclose(terms["activity"], activity, rtol=1e-5)
 
 
-def test_regularisers_enter_the_training_loss():
-    urn, model = make(weight_l1=1e-2, activity_l1=1e-2)
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_regularisers_enter_the_training_loss(reduction):
+    urn, model = make(weight_l1=1e-2, activity_l1=1e-2, activity_reduction=reduction)
     model.compile(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     x = np.random.default_rng(0).normal(size=(8, 5)).astype("float32")
     y = np.arange(8) % 2
@@ -90,6 +95,23 @@ def test_regularisers_enter_the_training_loss():
     weight = 1e-2 * np.abs(urn.kernel.numpy().astype(np.float64)).sum()
     loss = model.evaluate(x, y, batch_size=8, verbose=0)
     np.testing.assert_allclose(loss, xe + weight + activity, rtol=1e-5)
+
+
+def test_summed_activity_penalty_is_batch_size_times_the_mean():
+    """Eq. 5 puts 1/N on the cross-entropy only: "sum" = batch size x "mean", gradient too."""
+    x = np.random.default_rng(0).normal(size=(6, 5)).astype("float32")
+    values, grads = {}, {}
+    for reduction in ("mean", "sum"):
+        keras.utils.set_random_seed(3)
+        urn, model = make(activity_l1=1e-2, activity_reduction=reduction)
+        with tf.GradientTape() as tape:
+            model(x)
+            penalty = model.losses[0]
+        values[reduction] = float(penalty)
+        grads[reduction] = tape.gradient(penalty, urn.kernel).numpy()
+    assert values["mean"] > 0
+    np.testing.assert_allclose(values["sum"], 6 * values["mean"], rtol=1e-6)
+    np.testing.assert_allclose(grads["sum"], 6 * grads["mean"], rtol=1e-4, atol=1e-7)
 
 
 def test_training_reduces_the_loss():
@@ -111,6 +133,7 @@ def test_config_round_trip_and_output_shape():
         activation="tanh",
         weight_l1=1e-4,
         activity_l1=1e-3,
+        activity_reduction="sum",
         geometry=geometry,
         synaptic_l1=1e-3,
         synaptic_power=2.0,
@@ -121,6 +144,7 @@ def test_config_round_trip_and_output_shape():
     clone = URNLayer.from_config(config)
     assert clone.get_config() == config
     assert clone.geometry == geometry and clone.size == 36
+    assert clone.activity_reduction == "sum"
     assert urn.compute_output_shape((None, 4, 3, 1)) == (None, 3)
     serialized = keras.saving.serialize_keras_object(urn)
     assert serialized["registered_name"] == "keras_grow>URNLayer"
@@ -158,6 +182,11 @@ def test_keras_file_round_trip_with_geometry(tmp_path):
         ({"size": 40, "residual": "both"}, ValueError, ["residual", "both", "output"]),
         ({"size": 40, "weight_l1": -1e-3}, ValueError, ["weight_l1", "-0.001", ">= 0"]),
         ({"size": 40, "activity_l1": "big"}, TypeError, ["activity_l1", "big"]),
+        (
+            {"size": 40, "activity_reduction": "max"},
+            ValueError,
+            ["activity_reduction", "max", "sum"],
+        ),
         ({"size": 40, "synaptic_l1": 1e-3}, ValueError, ["synaptic_l1", "geometry"]),
         ({"size": 40, "output_dim": 0}, ValueError, ["output_dim", "0"]),
         ({}, ValueError, ["size"]),
@@ -294,3 +323,23 @@ def test_synaptic_regulariser_in_model_losses(tile_rows):
     grad = tape.gradient(loss, urn.kernel).numpy()
     expected_grad = np.sign(kernel) * (1e-3 + 2e-3 * lengths)
     np.testing.assert_allclose(grad, expected_grad, rtol=1e-4, atol=1e-7)
+
+
+def test_large_geometry_uses_the_tiled_penalty(monkeypatch):
+    """Above the dense-cache limit no S x S length matrix is built; the value is the same."""
+    geometry = URNGeometry((6, 5), depth=3, beta=2.0)  # S = 90, S^2 = 8100
+    x = np.random.default_rng(0).normal(size=(2, 6, 5)).astype("float32")
+    losses = {}
+    for limit in (2**24, 8099):
+        monkeypatch.setattr("keras_grow.layers.urn_layer.DENSE_LENGTH_LIMIT", limit)
+        keras.utils.set_random_seed(0)
+        urn = URNLayer(output_dim=4, geometry=geometry, synaptic_l1=1e-3, synaptic_power=2.0)
+        model = keras.Sequential([keras.Input((6, 5)), urn])
+        regularizer = urn.kernel.regularizer
+        model(x)
+        losses[limit] = float(model.losses[0])
+        if limit == 8099:
+            assert regularizer.lengths is None and regularizer.tile_rows == 8099 // 90
+        else:
+            assert regularizer.lengths.shape == (90, 90) and regularizer.tile_rows is None
+    np.testing.assert_allclose(losses[8099], losses[2**24], rtol=1e-5)
