@@ -15,11 +15,12 @@ Measured in one process:
    parenthesis task against a fixed-size network of its final width trained
    for the same steps on the same data (a plain Keras model with the same
    cell, no DynamicModel, no callback). Both runs start from a fresh model
-   and include their first trace; the ratio is self-sizing / fixed, best of
-   `--run-repeats` (target <= 1.5). Reported for DiffRNN's default of 8
-   recurrent slots allocated up front and for 1 slot (capacity then grows
-   1, 2, 4, 8, ..., one retrace each), each without XLA (Keras' default on
-   CPU) and with `jit_compile=True`.
+   and include their first trace. Each repeat runs the two back to back
+   (alternating which goes first); the median and range of the per-repeat
+   ratios self-sizing / fixed are reported (target <= 1.5). Variants: no
+   XLA with DiffRNN's default of 8 recurrent slots allocated up front; XLA
+   with 8 slots (growth past 8 reallocates to 16, and under XLA that is a
+   full recompile); XLA with 16 slots reserved up front (no recompile).
 3. What deleted residual blocks cost: a `MultiplierResidualStack` with 8
    block slots of which 2 are active, against one with exactly 2 slots
    (and one with all 8 active), 256 features, batch 256, CPU time per step.
@@ -29,8 +30,8 @@ machine shared with other jobs, wall-clock ratios move with the others'
 load, and CPU time is the steadier measure of what a run costs.
 
 Usage:
-    python benchmarks/bench_multiplier.py [--steps 1500] [--batch 32] [--repeats 10]
-        [--run-repeats 2] [--quick]
+    python benchmarks/bench_multiplier.py [--steps 3000] [--batch 16] [--repeats 10]
+        [--run-repeats 3] [--quick]
 """
 
 import argparse
@@ -116,6 +117,13 @@ def dense_step_ratio(width=512, batch=256, steps=100, repeats=10):
 
 # ------------------------------------------------------- 2. self-sizing run
 
+RUN_VARIANTS = (
+    # label, recurrent slots allocated up front, XLA
+    ("no XLA, capacity 8", 8, False),  # DiffRNN's default; beyond 8: one retrace
+    ("XLA, capacity 8", 8, True),  # beyond 8: one reallocation = one XLA recompile
+    ("XLA, capacity 16", 16, True),  # headroom reserved up front: no recompile
+)
+
 
 def _sequences(steps, batch, seed=0):
     inputs, targets = parenthesis_sequences("hard", n_sequences=steps * batch, seed=seed)
@@ -124,6 +132,7 @@ def _sequences(steps, batch, seed=0):
 
 def self_sizing_run(x, y, batch, capacity, jit, seed=0):
     with _Clock() as clock:
+        keras.utils.set_random_seed(seed)  # Keras' initializers draw from the global seed
         model = DiffRNN(
             classifier_activation=None, weight_stddev=None, capacity=capacity, seed=seed
         )
@@ -145,30 +154,38 @@ def fixed_run(x, y, batch, units, jit, seed=0):
     return clock
 
 
-def run_cost(steps, batch, repeats):
+def run_cost(steps, batch, repeats, variants=RUN_VARIANTS):
+    """Per variant: self-sizing vs fixed-final-width runs, interleaved.
+
+    Each repeat runs both sides back to back, alternating which goes first,
+    so that load from other processes hits both alike; the ratio of each
+    repeat is kept, and the median and range of those ratios reported. The
+    fixed network's width is the self-sizing run's final width (the runs are
+    seeded, so every repeat ends at the same width).
+    """
     x, y = _sequences(steps, batch)
     results = {}
-    variants = (
-        ("capacity 8", 8, False),  # DiffRNN's default
-        ("capacity 1", None, False),  # no slots reserved: grows 1, 2, 4, 8, ...
-        ("XLA, capacity 8", 8, True),
-        ("XLA, capacity 1", None, True),
-    )
     for label, capacity, jit in variants:
-        grown, fixed = [], []
-        for _ in range(repeats):
-            clock, width, slots, edits = self_sizing_run(x, y, batch, capacity, jit)
-            grown.append(clock)
-            fixed.append(fixed_run(x, y, batch, width, jit))
+        ratios = {"wall": [], "cpu": []}
+        seconds = {(side, kind): [] for side in ("self", "fixed") for kind in ("wall", "cpu")}
+        width = None
+        for repeat in range(repeats):
+            if width is None or repeat % 2 == 0:
+                grown, width, slots, edits = self_sizing_run(x, y, batch, capacity, jit)
+                fixed = fixed_run(x, y, batch, width, jit)
+            else:
+                fixed = fixed_run(x, y, batch, width, jit)
+                grown, width, slots, edits = self_sizing_run(x, y, batch, capacity, jit)
+            for kind in ("wall", "cpu"):
+                ratios[kind].append(getattr(grown, kind) / getattr(fixed, kind))
+                seconds["self", kind].append(getattr(grown, kind))
+                seconds["fixed", kind].append(getattr(fixed, kind))
         results[label] = dict(
             width=width,
             capacity=slots,
             edits=edits,
-            **{
-                f"{name}_{kind}": min(getattr(c, kind) for c in clocks)
-                for name, clocks in (("self", grown), ("fixed", fixed))
-                for kind in ("wall", "cpu")
-            },
+            ratios=ratios,
+            seconds={key: statistics.median(values) for key, values in seconds.items()},
         )
     return results
 
@@ -210,48 +227,61 @@ def residual_step_times(batch=256, steps=100, repeats=10):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=1500)
-    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--steps", type=int, default=3000)
+    parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--repeats", type=int, default=10)
-    parser.add_argument("--run-repeats", type=int, default=2)
+    parser.add_argument("--run-repeats", type=int, default=3)
+    parser.add_argument("--parts", default="1,2,3", help="which measurements, e.g. 2 or 1,3")
     parser.add_argument("--quick", action="store_true", help="tiny sizes, for a smoke test")
     args = parser.parse_args()
+    parts = {part.strip() for part in args.parts.split(",")}
+    if not parts <= {"1", "2", "3"}:
+        parser.error(f"--parts={args.parts!r} is not allowed; expected a subset of 1,2,3.")
     if args.quick:
-        args.steps, args.repeats, args.run_repeats = 60, 2, 1
+        args.steps, args.repeats, args.run_repeats = 60, 2, 2
 
-    timings = dense_step_ratio(repeats=args.repeats, steps=10 if args.quick else 100)
-    target = TARGETS["MultiplierDense step"]
-    print(f"1. MLP 784-512-512-10, batch 256, Adam, ms per training step ({args.repeats} repeats):")
-    for (clock, statistic), values in timings.items():
-        ratio = values["MultiplierDense"] / values["Dense"]
+    if "1" in parts:
+        timings = dense_step_ratio(repeats=args.repeats, steps=10 if args.quick else 100)
+        target = TARGETS["MultiplierDense step"]
         print(
-            f"   {clock:4s} {statistic:6s}: Dense {1e3 * values['Dense']:7.2f}, MultiplierDense "
-            f"{1e3 * values['MultiplierDense']:7.2f}, ratio = {ratio:.3f}  (target <= {target})"
+            "1. MLP 784-512-512-10, batch 256, Adam, ms per training step "
+            f"({args.repeats} repeats):"
         )
-
-    target = TARGETS["self-sizing run"]
-    print(
-        f"2. Self-sizing DiffRNN vs fixed RNN of its final width, hard task, {args.steps} "
-        f"steps of batch {args.batch}, seconds (best of {args.run_repeats}):"
-    )
-    for label, r in run_cost(args.steps, args.batch, args.run_repeats).items():
-        print(
-            f"   {label:15s} final width {r['width']:2d} (capacity {r['capacity']:2d}), "
-            f"{r['edits']:3d} add/delete edits"
-        )
-        for kind in ("wall", "cpu"):
-            ratio = r[f"self_{kind}"] / r[f"fixed_{kind}"]
+        for (clock, statistic), values in timings.items():
+            ratio = values["MultiplierDense"] / values["Dense"]
             print(
-                f"      {kind:4s}: self-sizing {r[f'self_{kind}']:6.1f}, fixed "
-                f"{r[f'fixed_{kind}']:6.1f}, ratio = {ratio:.3f}  (target <= {target})"
+                f"   {clock:4s} {statistic:6s}: Dense {1e3 * values['Dense']:7.2f}, "
+                f"MultiplierDense {1e3 * values['MultiplierDense']:7.2f}, "
+                f"ratio = {ratio:.3f}  (target <= {target})"
             )
 
-    times = residual_step_times(repeats=args.repeats, steps=10 if args.quick else 100)
-    print("3. MultiplierResidualStack on 256 features, batch 256, CPU ms per step (best):")
-    for name, value in times.items():
-        print(f"   {name:22s} {1e3 * value:7.2f}")
-    ratio = times["2 of 8 blocks active"] / times["2 of 2 blocks active"]
-    print(f"   6 deleted blocks cost: ratio 2-of-8 / 2-of-2 = {ratio:.3f} (1.0 = free)")
+    if "2" in parts:
+        target = TARGETS["self-sizing run"]
+        print(
+            f"2. Self-sizing DiffRNN vs fixed RNN of its final width, hard task, {args.steps} "
+            f"steps of batch {args.batch}, {args.run_repeats} interleaved repeats; ratio "
+            f"self-sizing / fixed: median [min-max] (target <= {target}):"
+        )
+        for label, r in run_cost(args.steps, args.batch, args.run_repeats).items():
+            print(
+                f"   {label:18s} final width {r['width']:2d} (capacity {r['capacity']:2d}), "
+                f"{r['edits']:3d} add/delete edits"
+            )
+            for kind in ("cpu", "wall"):
+                values = r["ratios"][kind]
+                print(
+                    f"      {kind:4s}: self-sizing {r['seconds']['self', kind]:6.1f} s, fixed "
+                    f"{r['seconds']['fixed', kind]:6.1f} s (medians); ratio "
+                    f"{statistics.median(values):.2f} [{min(values):.2f}-{max(values):.2f}]"
+                )
+
+    if "3" in parts:
+        times = residual_step_times(repeats=args.repeats, steps=10 if args.quick else 100)
+        print("3. MultiplierResidualStack on 256 features, batch 256, CPU ms per step (best):")
+        for name, value in times.items():
+            print(f"   {name:22s} {1e3 * value:7.2f}")
+        ratio = times["2 of 8 blocks active"] / times["2 of 2 blocks active"]
+        print(f"   6 deleted blocks cost: ratio 2-of-8 / 2-of-2 = {ratio:.3f} (1.0 = free)")
 
 
 if __name__ == "__main__":

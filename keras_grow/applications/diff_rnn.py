@@ -20,7 +20,8 @@ PAPER_RULE = {
 `keras_grow.callbacks.MultiplierResize` arguments."""
 
 MULTIPLIER_L1 = 3e-4
-"""The paper's `A_L1reg = 3e-5` expressed on Keras' per-character mean loss (see `DiffRNN`)."""
+"""The paper's `A_L1reg = 3e-5` as an effective strength on Keras' per-character mean loss
+against the exact gradient (see `DiffRNN`)."""
 
 
 def DiffRNN(
@@ -53,17 +54,22 @@ def DiffRNN(
     Pair it with `MultiplierResize(**PAPER_RULE)` for the paper's rule
     (`T_D = 0.05, k = 1, M_min = 0.025, P_add = 0.05, P_del = 0.25`).
 
-    Scale of the L1 penalty: the paper's `A_L1reg = 3e-5` multiplies the
-    penalty in the author's update, where the loss is *summed* over the 40
-    characters of a window, the penalty's gradient is added once per
-    character, and the multipliers' error gradient is scaled by 0.1. Per
-    parameter update a multiplier's gradient is there
-    `0.1 * dL_sum/dm + 40 * A_L1reg * sign(m)`, proportional to
-    `dL_mean/dm + 10 * A_L1reg * sign(m)`. Adaptive optimizers (Adagrad in
-    the paper, RMSprop, Adam) are invariant to that common factor, so on
-    Keras' usual per-character *mean* cross-entropy the same balance is
-    `multiplier_l1 = 10 * 3e-5 = 3e-4`, the default here. (The layers'
-    own default, `3e-5`, is the paper's number taken literally.)
+    Scale of the L1 penalty. In the author's code for the paper's
+    experiments (Adagrad, learning rate 0.1, gradients clipped to +-5, one
+    40-character window per update), the penalty's gradient
+    `A_L1reg * sign(m)` is added once per character, next to an error term
+    summed over the 40 characters, so on a per-character *mean* loss the
+    same balance is `A_L1reg = 3e-5` itself. Two details of that code make
+    the effective pressure stronger: its error term for a multiplier is
+    `dL/d(m h_t) * m` (the exact derivative has `h_t` where it has `m`), so
+    for a neuron near the deletion threshold (`m = 0.05`, `|h_t|` of order
+    0.5) it is about 10 times smaller than the exact gradient; and a later
+    variant in the same repository scales the exact error term by 0.1. Both
+    amount to a penalty about 10 times the literal one against the exact
+    gradient, hence the default here, `multiplier_l1 = 3e-4` on Keras' mean
+    cross-entropy. (The layers' own default, `3e-5`, is the paper's number
+    taken literally.) Adaptive optimizers are invariant to a common factor
+    of both terms, so only their ratio matters.
 
     Reference:
     - [Miconi, 2016](https://arxiv.org/abs/1606.06216), "Neural networks with
