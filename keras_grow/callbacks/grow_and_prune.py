@@ -249,7 +249,7 @@ class GrowAndPrune(StructuralCallback):
         if len(indices) < wanted:
             reason += f"; cut to {len(indices)} to keep at least {self.min_units} unit(s)"
         if len(indices) == 0:
-            _record_note(model, layer, "prune_skipped", reason)
+            model.record_event(layer, "prune_skipped", 0, reason)
             self._log(layer, "prune_skipped", 0, phi, baseline, reason)
             return 0
         model.remove_units(layer, indices, reason=reason)
@@ -276,9 +276,14 @@ class GrowAndPrune(StructuralCallback):
             candidates=self.candidates_per_unit * count, epsilon=self.epsilon
         )
         context = context_lib.growth_context(model, layer)
-        new = model.add_units(layer, count, initializer=initializer, reason=reason, context=context)
-        if self.fresh_optimizer_state:
-            _model_access.restart_optimizer_state(model, layer, new)
+        new = model.add_units(
+            layer,
+            count,
+            initializer=initializer,
+            reason=reason,
+            context=context,
+            optimizer_state="fresh" if self.fresh_optimizer_state else "mean",
+        )
         kernel, _ = _model_access.producer_uses(model, layer)
         fan_in = _model_access.unit_rows(model, kernel)[np.asarray(new)]
         mask = _model_access.fan_in_mask(model, kernel) > 0
@@ -361,18 +366,6 @@ class GrowAndPrune(StructuralCallback):
             "fresh_optimizer_state": self.fresh_optimizer_state,
             "verbose": self.verbose,
         }
-
-
-def _record_note(model, layer, operation, reason):
-    """Add a zero-count event to the model's `structure_history`."""
-    record = getattr(model, "record_event", None)
-    if callable(record):
-        try:
-            record(layer, operation, 0, reason)
-            return
-        except TypeError:  # pragma: no cover - other signature
-            pass
-    model._record(layer, operation, 0, reason)
 
 
 def _is_relu(model, layer_name):
