@@ -94,7 +94,7 @@ def build(name, widths=None):
         outputs = layers.Dense(3, name="out")(x)
     elif name == "conv_flatten_dense":
         x = layers.Conv2D(widths["c1"], 3, padding="same", activation="relu", name="c1")(inputs)
-        x = layers.Flatten()(x)
+        x = layers.Flatten(name="flatten")(x)
         x = layers.Dense(widths["d1"], activation="relu", name="d1")(x)
         outputs = layers.Dense(3, name="out")(x)
     elif name == "residual":
