@@ -55,7 +55,7 @@ class Neurogenesis(StructuralCallback):
     model's `growth_factor` times the capacity (again at most `max_units`):
     a handful of retraces over a run, and steps that cost about what the
     current width costs. On the issue's MNIST MLP (64-64, maximum 784) a
-    NORTH-Select run costs 1.06× the Medium Static 256-256 run with this
+    NORTH-Select run costs 1.06-1.2× the Medium Static 256-256 run with this
     policy, against 1.5-2.3× with `reserve=True`, when the layers grow little
     (see BENCHMARKS.md, "NORTH* neurogenesis"; when they grow, the
     candidate scoring of `NorthSelect` dominates the extra cost).
