@@ -306,7 +306,36 @@ print(table)
 # %% [markdown]
 # ## Discussion
 #
-# *Filled in from the full run (3 seeds, 400 steps; see `results.md`).*
+# Full run (2 seeds, 300 steps, 2026-11-21, about 12 minutes on the shared
+# two-core machine; `results.md`):
 #
-# See BENCHMARKS.md ("DYNO grow-and-prune") for the numbers of the full run and
-# how they compare with the paper's finding.
+# | task | method | test accuracy (%) | vs pretrained FLOPs |
+# |---|---|---|---|
+# | near | static | 97.9 ± 0.1 | 100 % |
+# | near | DYNO | 97.9 ± 0.1 | 100 % |
+# | near | DYNO+SFT | 98.2 ± 0.2 | 100 % |
+# | near | SFT | 98.2 ± 0.2 | 100 % |
+# | far | static | 82.6 ± 1.8 | 100 % |
+# | far | DYNO | 85.0 ± 0.4 | 99 % |
+# | far | DYNO+SFT | 82.3 ± 2.7 | 100 % |
+# | far | SFT | 82.3 ± 2.7 | 100 % |
+#
+# **Where it agrees with the paper.** The far task changes the architecture
+# more than the near task (near: one unit grown in one run; far: changes in
+# four layers, up to ±6 % of a layer's width), and the changes sit mostly in
+# the late layers (`conv4`, `conv5`, `fc1`; one unit of `conv1` pruned in one
+# run). With SFT, DYNO made no change on the far task (the thesis: much less
+# change than without SFT). SFT only lowers learning rates; here that costs
+# nothing on the near task and nothing measurable on the far one.
+#
+# **Where it does not.** DYNO did not make the models smaller: FLOPs end
+# within 1 % of the pretrained model (the thesis: about half on Galaxy10),
+# because at these widths (16-64 units) one unit is 1.5-6 % of φ_ED and most
+# evaluations stay inside the ±δ band, and growth roughly balances pruning.
+# DYNO's accuracy on the far task is *higher* than static fine-tuning here
+# (85.0 vs 82.6 %, and 83.7 vs 81.7 % over 5 seeds in
+# `benchmarks/bench_dyno.py`), where the thesis saw slightly lower accuracy.
+# With batch norm in the source model, or at the thesis' learning rate of
+# 3e-4, DYNO made no change at all (measured; see "Our setting"). The
+# issue's result target (≥ 20 % fewer FLOPs at ≤ 1 point accuracy loss) is
+# met on accuracy but not on FLOPs.

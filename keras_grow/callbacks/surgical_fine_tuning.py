@@ -145,9 +145,7 @@ class SurgicalFineTuning(keras.callbacks.Callback):
             position = paths.get(variable.path)
             if position is None or gradient is None:
                 continue
-            gradient = tf.convert_to_tensor(gradient)
-            if isinstance(gradient, tf.IndexedSlices):  # pragma: no cover - embeddings
-                gradient = tf.convert_to_tensor(gradient)
+            gradient = tf.convert_to_tensor(gradient)  # also densifies IndexedSlices
             value = tf.cast(tf.convert_to_tensor(variable), tf.float32)
             grad_sq[position] += tf.reduce_sum(tf.square(tf.cast(gradient, tf.float32)))
             param_sq[position] += tf.reduce_sum(tf.square(value))
