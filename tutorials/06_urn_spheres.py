@@ -53,9 +53,15 @@
 # paper's setting to S = 500 would also multiply c_N by sqrt(10) (and, to keep Adam's
 # steps the same size relative to the He-initialised weights, the learning rate by
 # sqrt(10)); both variants killed every neuron within 15 epochs (50 % accuracy), so we
-# keep c_N at the paper's value. With 10x fewer candidate neurons, the sparse solution is
-# harder to reach without collapsing: the paper's 123 of 5000 is not reproduced at
-# S = 500.
+# keep c_N at the paper's value. (3) Size does not help by itself: one probe at S = 1000
+# (seed 0, c_W = 2.5e-6, batch sum, 60 epochs, 220 s; not run by this script) keeps 553
+# of 990 hidden and output neurons active, the same fraction as S = 500 at 60 epochs
+# (302 of 490), i.e. the count grows with S instead of staying near the paper's ~120.
+# (4) A dead output: in that probe (and in the S = 500 probe with the paper's
+# coefficients) one of the two ReLU output neurons died early; the other alone separates
+# the classes (100 % accuracy), but the points whose logit stays at 0 keep a
+# cross-entropy of log 2 for ever, and that never-vanishing gradient keeps hidden
+# neurons busy. The paper's 123 of 5000 is not reproduced at S = 500 or 1000.
 #
 # Full run: `python tutorials/06_urn_spheres.py`; smoke run (~1 min):
 # `KERAS_GROW_SMOKE=1 python tutorials/06_urn_spheres.py`.
