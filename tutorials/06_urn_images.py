@@ -22,12 +22,38 @@
 #
 # **Here** (CPU, no network, no CIFAR-10): real MNIST digits, the 5000-image subset in
 # `keras_grow.datasets.mnist_5k` (4000 train / 1000 test, 28 x 28), linearly
-# interpolated *down* onto a `GRID` x `GRID` grid (a 60 x 60 x 6 volume, S = 21 600, is
-# 5 s per step here) x `DEPTH` planes. The same URN is trained with and without c_syn;
+# interpolated *down* onto a `GRID` x `GRID` grid x `DEPTH` planes (the paper's 60 x 60
+# x 6 volume, S = 21 600, needs ~0.3 TFLOP per batch-32 step: estimated, not run, far
+# beyond this CPU's budget). The same URN is trained with and without c_syn;
 # we compare test accuracy, the |W|-weighted share of forward/backward/same-depth
 # synapses, their mean lateral length, and plot the connectome and the receptive fields
 # of the first hidden plane. The results table is printed at the end and written to
-# `results.md` next to the figures. RESULTS_PLACEHOLDER
+# `results.md` next to the figures.
+#
+# **Ours** (14 x 14 x 5 volume, S = 980, I = 4, residual outputs, 30 epochs, 2 seeds,
+# ~100-130 s per run, 12 min for the 6 runs on 2 shared cores; c_W = 5e-7, c_N = 2e-5
+# on the per-sample mean, gamma = 2, beta = 1):
+#
+# | c_syn | test acc. | active | fwd / bwd / same-depth, strong abs(W) | lateral length |
+# |---|---|---|---|---|
+# | 0 | 96.4 ± 0.1 % | 784 of 784 | 42 / 38 / 20 % | 7.2 grid steps |
+# | 4.6e-6 | 90.4 ± 4.3 % (86.1, 94.7) | 544 ± 14 | 50 / 18 / 33 % | 2.3 |
+# | 1.8e-5 | 89.9 ± 4.5 % (85.4, 94.3) | 432 ± 36 | 46 / 14 / 40 % | 1.8 |
+#
+# The structure changes as in the paper's Fig. 6: with c_syn the receptive fields of
+# the first hidden plane shrink from the whole image to compact blobs (`locality.png`),
+# the |W|-weighted lateral synapse length drops 4x, backward synapses fall from 38 % to
+# 14-18 % and the strong synapses funnel from the image onto the central output nodes
+# (`fig6_csyn_*.png`). Same-depth synapses stay common (33-40 %, the paper: "very few").
+# The accuracy does **not** improve: the unconstrained URN already reaches 96 % on these
+# digits (an MLP regime, unlike grayscale CIFAR-10, where the paper's unconstrained URN
+# sits at ~42 %), and locality costs 2-10 points here; seed 0 loses ~10 points at both
+# strengths, seed 1 about 2. Seed 0's loss is a dead output: re-training it with
+# c_syn = 1.8e-5 (a separate check, not in this script) gives 85.4 % with 0 % on digit
+# 1, whose ReLU output node is 0 on every test image, and 92-99 % on the nine other
+# digits; without that failure locality costs ~2 points. So we reproduce the emergent
+# locally connected, feed-forward structure but not the paper's +10 points, which we
+# cannot test without CIFAR-10 (no network here) and the paper's 60 x 60 x 6 volume.
 #
 # Full run: `python tutorials/06_urn_images.py`; smoke (< 3 min):
 # `KERAS_GROW_SMOKE=1 python tutorials/06_urn_images.py`.

@@ -22,7 +22,8 @@
 #
 # **Here** (CPU, 2 shared cores, load ~13): the same task at S = 500, 100 epochs, 3 seeds
 # (batch 32, not stated in the paper; ~185 s per run, 19 min for the 6 runs). S = 1000
-# would cost ~4x per run and the paper's S = 5000 ~25 s per epoch. Two changes from a
+# took 3.6 s per epoch in a probe (2x S = 500: 37 min for this script), and S = 5000 has
+# 25x the matmul work of S = 1000 (estimated, not run). Two changes from a
 # literal copy of the paper's numbers, both explained below: the activity penalty is
 # summed over the batch (eq. 5 puts the 1/N on the cross-entropy only;
 # `URNLayer(activity_reduction="sum")`), and c_W is rescaled from S = 5000 to S
@@ -38,7 +39,7 @@
 # layers match the paper, the first layer is 1.7x the paper's 115, i.e. 41 % of our
 # neurons vs 2.5 % of the paper's. The count was still falling (e.g. 412 -> 323 -> 258 ->
 # 225 after each quarter of training) and many of the first-layer neurons are nearly off
-# (mean |activity| 1e-3 to 1e-5 in the figure), so the paper's 200 epochs would go
+# (mean |activity| 1e-3 to 1e-5 in the figures), so the paper's 200 epochs would go
 # further; we could not afford them. With residual outputs 178 ± 9 of 500 stay active and
 # the network is shallower than without, but not the paper's single hidden layer: one
 # wide layer plus 2 (or 2 + 1) late neurons ([162, 2], [176, 2], [183, 2, 1]), and the
@@ -53,9 +54,18 @@
 # paper's setting to S = 500 would also multiply c_N by sqrt(10) (and, to keep Adam's
 # steps the same size relative to the He-initialised weights, the learning rate by
 # sqrt(10)); both variants killed every neuron within 15 epochs (50 % accuracy), so we
-# keep c_N at the paper's value. With 10x fewer candidate neurons, the sparse solution is
-# harder to reach without collapsing: the paper's 123 of 5000 is not reproduced at
-# S = 500.
+# keep c_N at the paper's value. (3) Size does not help by itself: one probe at S = 1000
+# (seed 0, c_W = 2.5e-6, batch sum, 60 epochs, 220 s; not run by this script) keeps 553
+# of 990 hidden and output neurons active, about the fraction of S = 500 at 60 epochs
+# (302 of 490; 56 % vs 62 %): the count grows with S instead of staying near ~120.
+# (4) A dead output: in a probe at S = 500 with the paper's coefficients (per-sample
+# mean, seed 0) one of the two ReLU output neurons was (almost) 0 on every point from
+# epoch 5 on (mean 1e-5; exactly 0 from epoch 10);
+# the other alone separates the classes (100 % accuracy), but the class whose logits
+# are both 0 keeps a cross-entropy of log 2 for ever (training loss stuck at 0.35),
+# and that never-vanishing gradient keeps hidden neurons busy. The S = 1000 probe shows
+# the same signature (loss 0.354 at 100 % accuracy). The paper's 123 of 5000 is not
+# reproduced at S = 500 or 1000.
 #
 # Full run: `python tutorials/06_urn_spheres.py`; smoke run (~1 min):
 # `KERAS_GROW_SMOKE=1 python tutorials/06_urn_spheres.py`.
@@ -76,7 +86,7 @@ from keras_grow.datasets import concentric_spheres
 from keras_grow.layers import URNLayer
 
 OUT = output_dir("06_urn_spheres")
-SIZE = scale(500, 150)  # the paper uses 5000 (25 s per epoch here)
+SIZE = scale(500, 150)  # the paper uses 5000 (100x the matmul work)
 EPOCHS = scale(100, 4)  # the paper trains 200
 SEEDS = scale([0, 1, 2], [0])  # the paper reports 5
 N_TRAIN = scale(4000, 1000)
