@@ -52,8 +52,8 @@
 # updates on batches of 16 windows (128 000 windows, 43 % of the paper's
 # 300 000, but 2.7 % of its updates and add/delete decisions); the
 # easy→hard→easy run makes 12 000 (4 000 per phase, against 100 000). A
-# step is ~2 ms of CPU with XLA (width 8), plus ~0.25 ms for the rule's
-# read of the multipliers, and the per-update callback keeps Keras from
+# step is ~2 ms of CPU with XLA (width 8), plus ~0.2 ms for the rule
+# (reading the multipliers, deciding), and the per-update callback keeps Keras from
 # running several steps per call; the fixed networks, which need no
 # callback, run 50 steps per call. The 30 runs took 13 min of CPU time and
 # 37 min of wall clock on 2 cores shared with other jobs (load average
