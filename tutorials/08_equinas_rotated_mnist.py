@@ -306,9 +306,9 @@ summary = {
 # accuracy 0.34 / 0.45). It is not the z steps (z frozen at uniform: train
 # accuracy 0.28, 69.7 %) and not Adam 0.01 as such (the static C4 baseline
 # trained with Adam 0.01 reaches train accuracy 0.91); so the cause lies in
-# the mixed layers themselves (a suspect: the weight-normalised component
-# kernels with frozen scales) and is not yet found. The table keeps the
-# thesis' Adam 0.01.
+# the mixed layers themselves, and is not yet found: without the frozen-norm
+# weight normalisation of the components it is barely better (train accuracy
+# 0.35, 63.4 %). The table keeps the thesis' Adam 0.01.
 #
 # **Fig. 12** (`equinas_d_symmetry_discovery.png`): z(C4) + z(D4) per layer
 # (uniform: 0.33). Rotated digits: 0.42 0.37 0.38 0.58 0.31 0.32 0.29 0.27;
