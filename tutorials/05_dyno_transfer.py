@@ -63,7 +63,6 @@
 
 # %%
 import json
-import pathlib
 import time
 
 import keras
@@ -92,21 +91,11 @@ LAYERS = ("conv1", "conv2", "conv3", "conv4", "conv5", "fc1")
 # %% [markdown]
 # ## The source model and the target tasks
 #
-# `load_preset` reads the preset folder (`model.keras`, `metadata.json`);
-# once `keras_grow.applications.from_preset` exists this is one call to it.
+# The source model ships as the preset `dyno_source_mnist04`
+# (`benchmarks/presets/make_dyno_source.py` reproduces it).
 
 
 # %%
-def load_preset(name):
-    """The preset's model and metadata (via `from_preset` when available)."""
-    folder = pathlib.Path(keras_grow.__file__).parent / "applications" / "presets" / name
-    metadata = json.loads((folder / "metadata.json").read_text())
-    loader = getattr(keras_grow.applications, "from_preset", None)
-    if loader is not None:
-        return loader(name), metadata
-    return keras.saving.load_model(folder / "model.keras"), metadata
-
-
 def target_tasks(seed=0):
     """`{"near": ..., "far": ...}` of `(x_train, y_train), (x_test, y_test)`, labels 0-4."""
     (x_train, y_train), (x_test, y_test) = keras_grow.datasets.mnist_5k(seed=0)
@@ -118,7 +107,8 @@ def target_tasks(seed=0):
     return {"near": near, "far": (far_train, far_test)}
 
 
-source, source_metadata = load_preset(PRESET)
+source = keras_grow.applications.from_preset(PRESET)
+source_metadata = keras_grow.applications.preset_metadata(PRESET)
 tasks = target_tasks()
 print(source_metadata["description"], source_metadata["metrics"])
 print({name: (len(t[0][1]), len(t[1][1])) for name, t in tasks.items()})
@@ -128,7 +118,7 @@ print({name: (len(t[0][1]), len(t[1][1])) for name, t in tasks.items()})
 def transfer_model(seed):
     """The pretrained backbone (up to `fc1`) with a new 5-way head, as a DynamicModel."""
     keras.utils.set_random_seed(seed)
-    backbone, _ = load_preset(PRESET)
+    backbone = keras_grow.applications.from_preset(PRESET)
     features = backbone.get_layer("fc1").output
     head = keras.layers.Dense(len(TARGET_CLASSES), name="head")(features)
     return keras_grow.DynamicModel(keras.Model(backbone.inputs, head), seed=seed)
