@@ -21,7 +21,6 @@ Usage:
 """
 
 import argparse
-import json
 import os
 import pathlib
 import time
@@ -33,6 +32,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import keras_grow  # noqa: E402
+from keras_grow.applications.presets import save_preset  # noqa: E402
 
 NAME = "dyno_source_mnist04"
 SOURCE_CLASSES = (0, 1, 2, 3, 4)
@@ -88,12 +88,6 @@ def main():
     model.fit(x_train, y_train, batch_size=64, epochs=args.epochs, verbose=2, shuffle=True)
     seconds = time.perf_counter() - start
     _, accuracy = model.evaluate(x_test, y_test, verbose=0)
-    out = pathlib.Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    # Saved uncompiled (no optimizer state): the preset stays well under 1 MB.
-    clean = small_vgg()
-    clean.set_weights(model.get_weights())
-    clean.save(out / "model.keras")
     widths = {
         layer.name: int(layer.kernel.shape[-1])
         for layer in model.layers
@@ -115,7 +109,8 @@ def main():
         "script": "benchmarks/presets/make_dyno_source.py",
         "keras_grow_version": keras_grow.__version__,
     }
-    (out / "metadata.json").write_text(json.dumps(metadata, indent=2) + "\n")
+    # Saved uncompiled-equivalent (no optimizer state), with a probe batch for the tests.
+    out = save_preset(model, args.out, metadata, x_test[:8])
     print(f"saved {out} in {seconds:.1f} s of training: test accuracy {accuracy:.4f}")
 
 

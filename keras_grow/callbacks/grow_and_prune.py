@@ -8,7 +8,7 @@ import warnings
 import keras
 import numpy as np
 
-from keras_grow.callbacks.structural import StructuralCallback
+from keras_grow.callbacks.structural import StructuralCallback, check_layer_names
 from keras_grow.growth import _model_access, north_initializers, pruning
 from keras_grow.growth import context as context_lib
 from keras_grow.growth import metrics as metrics_lib
@@ -112,7 +112,7 @@ class GrowAndPrune(StructuralCallback):
         self.epsilon = _positive_real(epsilon, "epsilon")
         self.delta = _positive_real(delta, "delta")
         self.candidates_per_unit = _int_at_least(candidates_per_unit, "candidates_per_unit", 1)
-        self.layers = _check_layers(layers)
+        self.layers = check_layer_names(layers)
         self.min_units = _int_at_least(min_units, "min_units", 1)
         self.min_buffer = _int_at_least(min_buffer, "min_buffer", 1)
         self.buffer_factor = _positive_real(buffer_factor, "buffer_factor")
@@ -392,15 +392,3 @@ def _positive_real(value, name):
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0:
         raise ValueError(f"{name}={value!r} is not allowed; expected a number > 0.")
     return float(value)
-
-
-def _check_layers(layers):
-    if layers is None:
-        return None
-    if isinstance(layers, str):
-        return [layers]
-    layers = list(layers)
-    for name in layers:
-        if not isinstance(name, str):
-            raise TypeError(f"layers contains {name!r}; expected layer names (str).")
-    return layers

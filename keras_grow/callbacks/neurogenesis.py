@@ -6,7 +6,7 @@ import numbers
 
 import numpy as np
 
-from keras_grow.callbacks.structural import StructuralCallback
+from keras_grow.callbacks.structural import StructuralCallback, check_layer_names
 from keras_grow.growth import _model_access
 from keras_grow.growth import context as context_lib
 from keras_grow.growth import probe as probe_lib
@@ -153,7 +153,7 @@ class Neurogenesis(StructuralCallback):
             )
         self.trigger = trigger
         self.initializer = initializer
-        self.layers = _check_layers(layers)
+        self.layers = check_layer_names(layers)
         self.max_units = _check_max_units(max_units)
         self.buffer_size = _positive_int(buffer_size, "buffer_size")
         self.rows_per_step = _positive_int(
@@ -462,18 +462,6 @@ def _check_optimizer_state(optimizer_state, fresh_optimizer_state):
             f"optimizer_state={optimizer_state!r}; pass only optimizer_state."
         )
     return implied
-
-
-def _check_layers(layers):
-    if layers is None:
-        return None
-    if isinstance(layers, str):
-        return [layers]
-    layers = list(layers)
-    for name in layers:
-        if not isinstance(name, str):
-            raise TypeError(f"layers contains {name!r}; expected layer names (str).")
-    return layers
 
 
 def _check_max_units(max_units):

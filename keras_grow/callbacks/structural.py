@@ -29,3 +29,20 @@ class StructuralCallback(keras.callbacks.Callback):
         from keras_grow.analysis import plot_widths
 
         return plot_widths(self.model, path=path, **kwargs)
+
+
+def check_layer_names(layers):
+    """`layers` as a list of layer names, or None for "every growable layer".
+
+    Example: `check_layer_names("dense")` returns `["dense"]`; a non-str entry
+    raises `TypeError` naming it.
+    """
+    if layers is None:
+        return None
+    if isinstance(layers, str):
+        return [layers]
+    layers = list(layers)
+    for name in layers:
+        if not isinstance(name, str):
+            raise TypeError(f"layers contains {name!r}; expected layer names (str).")
+    return layers

@@ -18,6 +18,7 @@ REQUIRED = (
     "urn_spheres",
     "urn_spheres_mlp",
     "darts_prime_digits",
+    "dyno_source_mnist04",
 )
 PRESETS = list_presets()
 
@@ -128,6 +129,11 @@ def _digits_14_test():
     return x.reshape(len(x), 14, 2, 14, 2, 1).mean(axis=(2, 4)), y
 
 
+def _digits_0_to_4_test():
+    x, y = _mnist_test()
+    return x[y < 5], y[y < 5]
+
+
 def _spheres_test():
     return keras_grow.datasets.concentric_spheres(dim=10, n_train=4000, n_test=1000, seed=0)[1]
 
@@ -139,6 +145,7 @@ TEST_SPLITS = {
     "darts_prime_digits": _digits_14_test,
     "urn_spheres": _spheres_test,
     "urn_spheres_mlp": _spheres_test,
+    "dyno_source_mnist04": _digits_0_to_4_test,
 }
 
 
