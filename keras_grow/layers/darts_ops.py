@@ -153,6 +153,19 @@ class _DartsOp(keras.layers.Layer):
         return _strided_shape(input_shape, self.strides, getattr(self, "channels", None))
 
 
+class _ConvOp(_DartsOp):
+    """A convolution primitive: `channels`, `kernel_size`, `strides`, `affine` round-trip."""
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "channels": self.channels,
+            "kernel_size": self.kernel_size,
+            "strides": self.strides,
+            "affine": self.affine,
+        }
+
+
 @keras.saving.register_keras_serializable(package="keras_grow")
 class Zero(_DartsOp):
     """The `none` operation: zeros of the (strided) input shape.
@@ -235,7 +248,7 @@ class FactorizedReduce(_DartsOp):
 
 
 @keras.saving.register_keras_serializable(package="keras_grow")
-class ReLUConvBN(_DartsOp):
+class ReLUConvBN(_ConvOp):
     """ReLU, convolution (no bias), batch normalisation: the cells' input preprocessing.
 
     Args:
@@ -276,18 +289,9 @@ class ReLUConvBN(_DartsOp):
     def call(self, inputs):
         return self.bn(self.conv(_pad(ops.relu(inputs), self.pad)))
 
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "channels": self.channels,
-            "kernel_size": self.kernel_size,
-            "strides": self.strides,
-            "affine": self.affine,
-        }
-
 
 @keras.saving.register_keras_serializable(package="keras_grow")
-class DilConv(_DartsOp):
+class DilConv(_ConvOp):
     """ReLU, depthwise dilated convolution, pointwise convolution, batch normalisation.
 
     With `strides=2` and `dilation_rate=2` (which TensorFlow's depthwise
@@ -361,18 +365,11 @@ class DilConv(_DartsOp):
         return self.bn(self.pointwise(self._depthwise(ops.relu(inputs))))
 
     def get_config(self):
-        return {
-            **super().get_config(),
-            "channels": self.channels,
-            "kernel_size": self.kernel_size,
-            "strides": self.strides,
-            "dilation_rate": self.dilation_rate,
-            "affine": self.affine,
-        }
+        return {**super().get_config(), "dilation_rate": self.dilation_rate}
 
 
 @keras.saving.register_keras_serializable(package="keras_grow")
-class SepConv(keras.layers.Layer):
+class SepConv(_ConvOp):
     """Two stacked `DilConv` blocks without dilation: the separable convolution of DARTS.
 
     ReLU, depthwise (stride `strides`), pointwise, BN, ReLU, depthwise,
@@ -411,18 +408,6 @@ class SepConv(keras.layers.Layer):
 
     def call(self, inputs):
         return self.second(self.first(inputs))
-
-    def compute_output_shape(self, input_shape):
-        return _strided_shape(input_shape, self.strides, self.channels)
-
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "channels": self.channels,
-            "kernel_size": self.kernel_size,
-            "strides": self.strides,
-            "affine": self.affine,
-        }
 
 
 @keras.saving.register_keras_serializable(package="keras_grow")
