@@ -152,14 +152,31 @@ def trigger_overhead(quick):
     }
 
 
-def mlp(hidden, seed):
+def mlp(hidden, seed, lr=1e-3):
     keras.utils.set_random_seed(seed)
     base = keras_grow.applications.GrowingMLP(input_shape=(784,), hidden=hidden, classes=10)
     model = keras_grow.DynamicModel(base, seed=seed)
     model.compile(
-        keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy", metrics=["accuracy"]
+        keras.optimizers.Adam(lr), "sparse_categorical_crossentropy", metrics=["accuracy"]
     )
     return model
+
+
+class TimedGrowth:
+    """Wraps a callback's `grow` and adds up the wall-clock it takes."""
+
+    def __init__(self, callback):
+        self.seconds = 0.0
+        grow = callback.grow
+
+        def timed():
+            start = time.perf_counter()
+            try:
+                return grow()
+            finally:
+                self.seconds += time.perf_counter() - start
+
+        callback.grow = timed
 
 
 class TrainFunctions(keras.callbacks.Callback):
@@ -173,32 +190,124 @@ class TrainFunctions(keras.callbacks.Callback):
         self.ids.append(id(self.model.train_function))
 
 
-def growing_run(repeats, quick):
+def _gain(chosen, existing, basis, rank, post):
+    """New direction of the chosen units on all rows: (sum of singular values
+    outside the existing significant span, gain in ε-numerical rank)."""
+    new = post[:, chosen] / np.sqrt(len(post))
+    outside = new - basis @ (basis.T @ new)
+    full = np.concatenate([existing / np.sqrt(len(post)), new], axis=1)
+    return (
+        float(np.linalg.svd(outside, compute_uv=False).sum()),
+        int(np.linalg.matrix_rank(full, tol=0.01) - rank),
+    )
+
+
+def scoring_rows_quality(quick, seeds=3):
+    """Does scoring NorthSelect's candidates on fewer rows select as well?
+
+    MLP 784-W-64-10 (W = 64, 160, 320, the range NORTH-Select grows the first
+    layer through on MNIST) trained for 2 epochs (Adam 3e-4, batch 512) with a
+    1 568-row buffer of `hidden1`'s inputs and post-activations. Per seed and
+    W, 1 000 + k candidate fan-ins are drawn (Glorot uniform, rescaled to the
+    existing units' mean norm) and k = 1, 4 or 16 are selected by
+    `select_candidates` scoring on all 1 568 rows, on `"auto"` rows
+    (`scoring_row_count`), on 512 or 256 rows, and, as a floor, k at random.
+    Each selection's gain is measured on the **full** buffer: the sum of
+    singular values (scaled by 1/sqrt(n)) of the selected units'
+    post-activations outside the existing units' significant span (the
+    effective-dimension gain `select_orthogonal` maximises) and the gain in
+    ε-numerical rank. Also the median time of one selection.
+    """
+    from keras_grow.growth import north_initializers as north
+
+    (x, y), _ = keras_grow.datasets.mnist_5k(seed=0, test_size=1000, flatten=True)
+    options = {"all": None, "auto": "auto", "512": 512, "256": 256}
+    widths = (64, 160) if quick else (64, 160, 320)
+    counts = (1, 4, 16)
+    gains = {name: [] for name in [*options, "random"]}
+    ranks = {name: [] for name in [*options, "random"]}
+    times = {name: [] for name in options}
+    for seed in range(1 if quick else seeds):
+        for width in widths:
+            model = mlp((width, 64), seed, 3e-4)
+            growth.watch_layers(model, ["hidden1"], 1568, 512, inputs=True)
+            model.fit(x, y, epochs=2, batch_size=512, verbose=0)
+            inputs = np.asarray(model.activation_taps.inputs("hidden1"), np.float32)
+            existing = np.asarray(model.activations("hidden1"), np.float32)
+            kernel = np.asarray(model.get_layer("hidden1").kernel)[:, :width]
+            norm = float(np.linalg.norm(kernel, axis=0).mean())
+            basis = north._significant_basis(existing, 0.01)
+            rank = np.linalg.matrix_rank(existing / np.sqrt(len(existing)), tol=0.01)
+            rng = np.random.default_rng(seed)
+            for count in counts:
+                limit = np.sqrt(6.0 / (784 + width))
+                fan_ins = rng.uniform(-limit, limit, (1000 + count, 784)).astype(np.float32)
+                fan_ins = north.rescale_rows(fan_ins, norm)
+                post = np.maximum(inputs @ fan_ins.T, 0.0)
+                measured = (existing, basis, rank, post)
+
+                reference = None
+                for name, option in options.items():
+                    rows = north.scoring_row_count(len(inputs), width, count, option)
+                    start = time.perf_counter()
+                    chosen = north.select_candidates(
+                        inputs,
+                        existing,
+                        fan_ins,
+                        count,
+                        post=lambda z: np.maximum(z, 0.0),
+                        rows=rows,
+                        rng=np.random.default_rng(seed),
+                    )
+                    times[name].append(time.perf_counter() - start)
+                    value, rank_gain = _gain(chosen, *measured)
+                    reference = value if reference is None else reference
+                    gains[name].append(value / reference)
+                    ranks[name].append(rank_gain / count)
+                value, rank_gain = _gain(np.arange(count), *measured)
+                gains["random"].append(value / reference)
+                ranks["random"].append(rank_gain / count)
+    return {
+        "gain_vs_all_rows_mean": {k: float(np.mean(v)) for k, v in gains.items()},
+        "gain_vs_all_rows_min": {k: float(np.min(v)) for k, v in gains.items()},
+        "rank_gain_per_unit_mean": {k: float(np.mean(v)) for k, v in ranks.items()},
+        "selection_ms_median": {k: 1000 * statistics.median(v) for k, v in times.items()},
+        "cases": len(gains["all"]),
+    }
+
+
+VARIANTS = {
+    "reserve_auto": "auto",
+    "reserve_784": True,
+    "reserve_none": False,
+    "reserve_256": 256,
+}
+
+
+def growing_run(repeats, quick, lr=1e-3, variants=tuple(VARIANTS), scoring_rows="auto"):
     (x, y), _ = keras_grow.datasets.mnist_5k(seed=0, test_size=1000, flatten=True)
     epochs = 4 if quick else 20
-    variants = {
-        "reserve_auto": "auto",
-        "reserve_784": True,
-        "reserve_none": False,
-        "reserve_256": 256,
-    }
+    variants = {name: VARIANTS[name] for name in variants}
     times = {"medium_static": [], **{name: [] for name in variants}}
-    widths, capacities, reallocations = {}, {}, {}
+    widths, capacities, reallocations, growing = {}, {}, {}, {}
     for repeat in range(repeats):
-        model = mlp((256, 256), repeat)
+        model = mlp((256, 256), repeat, lr)
         start = time.perf_counter()
         model.fit(x, y, epochs=epochs, batch_size=512, verbose=0)
         times["medium_static"].append(time.perf_counter() - start)
         for name, reserve in variants.items():
-            model = mlp((64, 64), repeat)
-            trigger, initializer = growth.strategy("north_select")
+            model = mlp((64, 64), repeat, lr)
+            trigger = growth.ActivationTrigger(gamma=0.97, epsilon=0.01)
+            initializer = growth.NorthSelect(1000, 0.01, scoring_rows=scoring_rows)
             callback = keras_grow.callbacks.Neurogenesis(
                 trigger, initializer, max_units=784, buffer_size=1568, reserve=reserve
             )
+            timer = TimedGrowth(callback)
             start = time.perf_counter()
             watch = TrainFunctions()
             model.fit(x, y, epochs=epochs, batch_size=512, verbose=0, callbacks=[callback, watch])
             times[name].append(time.perf_counter() - start)
+            growing.setdefault(name, []).append(round(timer.seconds, 2))
             hidden = ("hidden1", "hidden2")
             widths.setdefault(name, []).append([model.widths()[k] for k in hidden])
             capacities.setdefault(name, []).append([model.capacities()[k] for k in hidden])
@@ -210,7 +319,11 @@ def growing_run(repeats, quick):
         result[f"widths_{name}"] = widths[name]
         result[f"capacities_{name}"] = capacities[name]
         result[f"retraces_during_fit_{name}"] = reallocations[name]
+        result[f"seconds_in_growth_{name}"] = growing[name]
+    result["runs_s"] = times
     result["epochs"] = epochs
+    result["lr"] = lr
+    result["scoring_rows"] = scoring_rows
     return result
 
 
@@ -218,14 +331,35 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="few steps and epochs")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--only", choices=["triggers", "growing"], default=None)
+    parser.add_argument("--only", choices=["triggers", "growing", "select"], default=None)
+    parser.add_argument("--lr", type=float, default=1e-3, help="Adam rate of the growing run")
+    parser.add_argument(
+        "--variants",
+        nargs="+",
+        choices=list(VARIANTS),
+        default=list(VARIANTS),
+        help="capacity policies of the growing run",
+    )
+    parser.add_argument(
+        "--scoring-rows",
+        default="auto",
+        help="NorthSelect(scoring_rows=...) of the growing run: auto, all, or an int",
+    )
     args = parser.parse_args()
+    scoring_rows = {"auto": "auto", "all": None}.get(args.scoring_rows)
+    if scoring_rows is None and args.scoring_rows != "all":
+        scoring_rows = int(args.scoring_rows)
     results = {}
     if args.only in (None, "triggers"):
         results["trigger_overhead_vgg11_quarter"] = trigger_overhead(args.quick)
         print(json.dumps(results["trigger_overhead_vgg11_quarter"], indent=2), flush=True)
+    if args.only in (None, "select"):
+        results["north_select_scoring_rows"] = scoring_rows_quality(args.quick)
+        print(json.dumps(results["north_select_scoring_rows"], indent=2), flush=True)
     if args.only in (None, "growing"):
-        results["growing_mlp_vs_medium_static"] = growing_run(args.repeats, args.quick)
+        results["growing_mlp_vs_medium_static"] = growing_run(
+            args.repeats, args.quick, args.lr, args.variants, scoring_rows
+        )
         print(json.dumps(results["growing_mlp_vs_medium_static"], indent=2), flush=True)
     return results
 

@@ -25,6 +25,7 @@ from keras_grow.growth.north_initializers import NorthRandom as NorthRandom
 from keras_grow.growth.north_initializers import NorthSelect as NorthSelect
 from keras_grow.growth.north_initializers import NorthWeight as NorthWeight
 from keras_grow.growth.north_initializers import UnitInitializer as UnitInitializer
+from keras_grow.growth.north_initializers import select_candidates as select_candidates
 from keras_grow.growth.north_initializers import select_orthogonal as select_orthogonal
 from keras_grow.growth.probe import GradientProbe as GradientProbe
 from keras_grow.growth.probe import ProbeResult as ProbeResult

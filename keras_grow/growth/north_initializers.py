@@ -39,6 +39,8 @@ from keras_grow.growth import _model_access
 from keras_grow.growth import metrics as metrics_lib
 from keras_grow.structure.initializers import draw_entries
 
+AUTO_SCORING_ROWS = 512  # NorthSelect(scoring_rows="auto"): the least rows scored on
+
 
 class UnitInitializer:
     """Base class of the growth initialisers.
@@ -159,6 +161,11 @@ def select_orthogonal(existing, candidates, count, epsilon=0.01):
     pick the remaining candidates are scored against the chosen ones too, so
     the new units are not redundant with each other either.
 
+    The selection is Gram-Schmidt on the picked set: each pick adds one
+    orthonormal direction (orthogonal to the existing span and to the earlier
+    picks), and all candidates' residual norms drop by their squared
+    component along it, one matrix-vector product per pick.
+
     Returns:
         int array of `count` distinct candidate indices, best first.
     """
@@ -171,29 +178,71 @@ def select_orthogonal(existing, candidates, count, epsilon=0.01):
     tie_break = 1e-9 * scores
     basis = _significant_basis(existing, epsilon)  # (n, r), orthonormal columns
     if basis.shape[1]:
-        projection = basis.T @ candidates
+        projection = _matmul(basis.T, candidates)
         scores -= np.einsum("ij,ij->j", projection, projection, dtype=np.float64) * scale**2
-    else:
-        projection = np.zeros((0, total), np.float32)
     scores = np.maximum(scores, 0.0)
-    chosen, extra = [], []
-    for _ in range(count):
-        ranked = scores + tie_break
-        ranked[chosen] = -np.inf
+    chosen = []
+    picked = np.zeros((n, min(count, n)), np.float64)  # orthonormal new directions
+    ranked = scores + tie_break
+    for pick in range(count):
         best = int(np.argmax(ranked))
         chosen.append(best)
-        if len(chosen) == count or scores[best] <= 1e-20:
+        ranked[best] = -np.inf
+        if pick == count - 1 or scores[best] <= 1e-20 or pick >= n:
             continue
         direction = candidates[:, best].astype(np.float64)
         if basis.shape[1]:
             direction -= basis @ projection[:, best]
-        for previous in extra:
-            direction -= previous * (previous @ direction)
-        direction /= max(np.linalg.norm(direction), 1e-30)
-        extra.append(direction)
-        along = direction.astype(np.float32) @ candidates
-        scores = np.maximum(scores - (along.astype(np.float64) * scale) ** 2, 0.0)
+        direction -= picked[:, :pick] @ (picked[:, :pick].T @ direction)
+        norm = np.linalg.norm(direction)
+        if norm <= 1e-12:
+            continue
+        picked[:, pick] = direction / norm
+        along = (picked[:, pick].astype(np.float32) @ candidates).astype(np.float64) * scale
+        reduced = np.maximum(scores - along**2, 0.0)
+        ranked += reduced - scores  # keeps the -inf of the picked ones
+        scores = reduced
     return np.asarray(chosen, dtype=int)
+
+
+def select_candidates(
+    inputs, existing, candidates, count, post=None, epsilon=0.01, rows=None, rng=None, active=None
+):
+    """NORTH-Select's choice of `count` of the `candidates` fan-ins (row indices).
+
+    Scores the candidates' post-activations `post(inputs · candidatesᵀ)`
+    against the `existing` post-activations with `select_orthogonal`, on
+    `rows` of the buffered rows (a random subset drawn from `rng`, kept in
+    buffer order; `None`: all rows). `active` (a boolean mask over the
+    fan-in) skips inputs whose weights are zero.
+
+    Example:
+
+    ```python
+    chosen = select_candidates(x, h, fan_ins, 4, post=lambda z: np.maximum(z, 0))
+    ```
+    """
+    inputs = np.asarray(inputs, np.float32)
+    existing = np.asarray(existing, np.float32)
+    candidates = np.asarray(candidates, np.float32)
+    if rows is not None and rows < len(inputs):
+        rng = rng if rng is not None else np.random.default_rng()
+        keep = np.sort(rng.choice(len(inputs), size=rows, replace=False))
+        inputs, existing = inputs[keep], existing[keep]
+    if active is not None and not np.all(active):
+        inputs, candidates = inputs[:, active], candidates[:, active]
+    pre = _matmul(inputs, candidates.T)
+    activations = pre if post is None else post(pre)
+    return select_orthogonal(existing, activations, count, epsilon)
+
+
+def _matmul(a, b):
+    """`a @ b` of float32 matrices with the backend's (multi-threaded) matmul."""
+    product = keras.ops.matmul(
+        keras.ops.convert_to_tensor(np.asarray(a, np.float32)),
+        keras.ops.convert_to_tensor(np.asarray(b, np.float32)),
+    )
+    return np.asarray(keras.ops.convert_to_numpy(product), np.float32)
 
 
 def _significant_basis(existing, epsilon):
@@ -202,11 +251,40 @@ def _significant_basis(existing, epsilon):
     if existing.size == 0:
         return np.zeros((existing.shape[0], 0), np.float32)
     n = existing.shape[0]
-    gram = existing.T.astype(np.float64) @ existing.astype(np.float64) / n
+    gram = _matmul(existing.T, existing).astype(np.float64) / n
     eigenvalues, vectors = np.linalg.eigh(gram)
     keep = eigenvalues > epsilon**2
     weights = vectors[:, keep] / np.sqrt(eigenvalues[keep] * n)
-    return (existing @ weights.astype(np.float32)).astype(np.float32)
+    return _matmul(existing, weights)
+
+
+def scoring_row_count(rows, width, count, scoring_rows):
+    """How many buffered rows `NorthSelect` scores its candidates on.
+
+    `scoring_rows=None`: all `rows`; an int: at most that many; `"auto"`:
+    `max(AUTO_SCORING_ROWS, 2 · (width + count))`, i.e. twice the layer's width
+    after growth (the thesis' buffer rule, 1 568 rows for 784 units) but at
+    least `AUTO_SCORING_ROWS`, and never more than `rows`.
+    """
+    if scoring_rows is None:
+        return rows
+    if scoring_rows == "auto":
+        return min(rows, max(AUTO_SCORING_ROWS, 2 * (width + count)))
+    return min(rows, scoring_rows)
+
+
+def _check_scoring_rows(scoring_rows):
+    if scoring_rows is None or scoring_rows == "auto":
+        return scoring_rows
+    if (
+        isinstance(scoring_rows, bool)
+        or not isinstance(scoring_rows, numbers.Integral)
+        or scoring_rows < 1
+    ):
+        raise ValueError(
+            f"scoring_rows={scoring_rows!r} is not allowed; expected 'auto', None or an int >= 1."
+        )
+    return int(scoring_rows)
 
 
 def _check_candidates(candidates):
@@ -243,7 +321,7 @@ class NorthSelect(UnitInitializer):
     """NORTH-Select: keep the random candidates that make activations most orthogonal.
 
     Draws `candidates + count` random fan-ins (as `NorthRandom`), computes
-    their post-activations on the buffered input rows of the layer
+    their post-activations on (`scoring_rows` of) the buffered input rows of the layer
     (`post(inputs · w)`: the layer's activation and any batch norm after it),
     and keeps the `count` candidates that add the most new direction to the
     existing units' post-activations (`select_orthogonal`). Fan-out and bias
@@ -257,6 +335,16 @@ class NorthSelect(UnitInitializer):
             needed (thesis: 1000 for dense layers, 100 for convolutions).
         epsilon: singular-value threshold defining the existing
             activations' significant directions.
+        scoring_rows: how many of the buffered rows the candidates are
+            scored on (a random subset, drawn from the request's generator):
+            `"auto"` (default) `max(512, 2 · (width + count))`, i.e. twice
+            the layer's width after growth and at least 512 (see
+            `scoring_row_count`); `None` all rows (the thesis); or an int.
+            Scoring costs in proportion to the rows. On the MNIST MLP of
+            the thesis (1 568-row buffers) the units selected on `"auto"`
+            rows add nearly the same new direction, measured on the full
+            buffer, as those selected on all rows (BENCHMARKS.md, "NORTH*
+            neurogenesis").
 
     Example:
 
@@ -269,9 +357,10 @@ class NorthSelect(UnitInitializer):
 
     requires = frozenset({"inputs"})
 
-    def __init__(self, candidates=1000, epsilon=0.01):
+    def __init__(self, candidates=1000, epsilon=0.01, scoring_rows="auto"):
         self.candidates = _check_candidates(candidates)
         self.epsilon = metrics_lib.check_epsilon(epsilon)
+        self.scoring_rows = _check_scoring_rows(scoring_rows)
 
     def candidate_fan_ins(self, request, use, inputs):
         """`(candidates + count, fan_in)` rescaled candidate fan-ins."""
@@ -283,18 +372,28 @@ class NorthSelect(UnitInitializer):
         existing = context_rows(request, "activations")
         post = request.context.get("post_activation") or (lambda z: z)
         candidates = self.candidate_fan_ins(request, use, inputs)
-        active = fan_in_mask(request, use) > 0
-        if active.all():
-            activations = post(inputs @ candidates.T)
-        else:  # skip inputs that read inactive slots (their weights are zero)
-            activations = post(inputs[:, active] @ candidates[:, active].T)
-        chosen = select_orthogonal(existing, activations, request.count, self.epsilon)
+        rows = scoring_row_count(len(inputs), existing.shape[1], request.count, self.scoring_rows)
+        chosen = select_candidates(
+            inputs,
+            existing,
+            candidates,
+            request.count,
+            post=post,
+            epsilon=self.epsilon,
+            rows=rows,
+            rng=request.rng,
+            active=fan_in_mask(request, use) > 0,
+        )
         values = random_fan_ins(request, skip=[use])
         values[use] = _model_access.unit_slice(request, use, candidates[chosen])
         return values
 
     def get_config(self):
-        return {"candidates": self.candidates, "epsilon": self.epsilon}
+        return {
+            "candidates": self.candidates,
+            "epsilon": self.epsilon,
+            "scoring_rows": self.scoring_rows,
+        }
 
 
 class NorthPre(NorthSelect):
@@ -320,6 +419,8 @@ class NorthPre(NorthSelect):
             rank of `Z`. Directions of `X` weaker than that are ignored: the
             fan-ins are stored in float32, which cannot resolve the huge
             weights a near-singular `X` would ask for.
+        scoring_rows: rows the selection scores on, as in `NorthSelect`
+            (the pseudo-inverse uses all buffered rows).
 
     Example:
 
@@ -330,8 +431,8 @@ class NorthPre(NorthSelect):
     ```
     """
 
-    def __init__(self, candidates=1000, epsilon=0.01, rcond=1e-3):
-        super().__init__(candidates, epsilon)
+    def __init__(self, candidates=1000, epsilon=0.01, rcond=1e-3, scoring_rows="auto"):
+        super().__init__(candidates, epsilon, scoring_rows)
         if isinstance(rcond, bool) or not isinstance(rcond, numbers.Real) or not rcond > 0:
             raise ValueError(f"rcond={rcond!r} is not allowed; expected a number > 0.")
         self.rcond = float(rcond)

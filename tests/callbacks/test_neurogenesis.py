@@ -210,7 +210,11 @@ def test_get_config_names_the_strategy():
     trigger, initializer = growth.strategy("north_select")
     config = Neurogenesis(trigger, initializer, max_units=784, buffer_size=1568).get_config()
     assert config["trigger"] == {"class_name": "ActivationTrigger", "config": trigger.get_config()}
-    assert config["initializer"]["config"] == {"candidates": 1000, "epsilon": 0.01}
+    assert config["initializer"]["config"] == {
+        "candidates": 1000,
+        "epsilon": 0.01,
+        "scoring_rows": "auto",
+    }
     assert config["max_units"] == 784 and config["buffer_size"] == 1568
 
 

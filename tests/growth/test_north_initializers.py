@@ -62,6 +62,7 @@ def test_function_preserving_initializers_keep_outputs_dense(mlp):
     initializers = [
         growth.NorthRandom(),
         growth.NorthSelect(candidates=20),
+        growth.NorthSelect(candidates=20, scoring_rows=16),
         growth.NorthPre(candidates=20),
         growth.NorthWeight(),
         growth.GradMax(),
@@ -81,6 +82,7 @@ def test_function_preserving_initializers_keep_outputs_conv(cnn):
     for initializer in [
         growth.NorthRandom(),
         growth.NorthSelect(candidates=10),
+        growth.NorthSelect(candidates=10, scoring_rows=20),
         growth.NorthWeight(),
         growth.GradMax(),
     ]:
@@ -153,6 +155,81 @@ def test_select_orthogonal_prefers_new_directions_and_avoids_duplicates():
     first, second = growth.select_orthogonal(existing, candidates, 2)
     assert first in (2, 3)  # the largest new direction
     assert second == 1  # not the near-copy of the first pick
+
+
+def _greedy_reference(existing, candidates, count, epsilon):
+    """Plain greedy selection: re-project every candidate onto the complement of
+    the existing significant span and the chosen candidates at every pick."""
+    n = len(existing)
+    values, vectors = np.linalg.eigh(existing.T @ existing / n)
+    span = existing @ vectors[:, values > epsilon**2]
+    chosen = []
+    for _ in range(count):
+        basis = np.linalg.qr(np.concatenate([span, candidates[:, chosen]], axis=1))[0]
+        residual = candidates - basis @ (basis.T @ candidates)
+        norms = np.linalg.norm(residual, axis=0)
+        norms[chosen] = -1
+        chosen.append(int(np.argmax(norms)))
+    return chosen
+
+
+def test_select_orthogonal_matches_a_plain_greedy_selection():
+    rng = np.random.default_rng(3)
+    for n, width, total, count in [(200, 12, 60, 7), (90, 30, 40, 12), (64, 0, 25, 5)]:
+        mixing = rng.normal(size=(8, width))
+        existing = np.maximum(rng.normal(size=(n, 8)) @ mixing, 0).astype(np.float64)
+        candidates = np.maximum(rng.normal(size=(n, total)), 0) * rng.uniform(0.2, 2, total)
+        chosen = growth.select_orthogonal(existing, candidates, count, epsilon=0.01)
+        assert list(chosen) == _greedy_reference(existing, candidates, count, 0.01)
+        assert len(set(chosen)) == count
+
+
+def test_scoring_row_count():
+    from keras_grow.growth.north_initializers import AUTO_SCORING_ROWS, scoring_row_count
+
+    assert AUTO_SCORING_ROWS == 512
+    assert scoring_row_count(1568, 64, 3, "auto") == 512
+    assert scoring_row_count(1568, 300, 20, "auto") == 640
+    assert scoring_row_count(1568, 780, 4, "auto") == 1568
+    assert scoring_row_count(300, 64, 3, "auto") == 300
+    assert scoring_row_count(1568, 64, 3, None) == 1568
+    assert scoring_row_count(1568, 64, 3, 100) == 100
+    assert scoring_row_count(50, 64, 3, 100) == 50
+
+
+def test_select_candidates_scores_on_the_drawn_rows_only():
+    rng = np.random.default_rng(0)
+    inputs = rng.normal(size=(120, 10)).astype(np.float32)
+    existing = np.maximum(inputs @ rng.normal(size=(10, 4)), 0).astype(np.float32)
+    fan_ins = rng.normal(size=(30, 10)).astype(np.float32)
+
+    def relu(z):
+        return np.maximum(z, 0)
+
+    everything = growth.select_candidates(inputs, existing, fan_ins, 3, post=relu)
+    assert list(everything) == list(growth.select_orthogonal(existing, relu(inputs @ fan_ins.T), 3))
+    assert list(
+        growth.select_candidates(inputs, existing, fan_ins, 3, post=relu, rows=120)
+    ) == list(everything)
+    kept = np.sort(np.random.default_rng(5).choice(120, size=40, replace=False))
+    expected = growth.select_orthogonal(existing[kept], relu(inputs[kept] @ fan_ins.T), 3)
+    chosen = growth.select_candidates(
+        inputs, existing, fan_ins, 3, post=relu, rows=40, rng=np.random.default_rng(5)
+    )
+    assert list(chosen) == list(expected)
+    active = np.arange(10) < 6  # inputs 6.. read inactive slots: their weights are ignored
+    masked = fan_ins * active
+    assert list(
+        growth.select_candidates(inputs, existing, fan_ins, 3, post=relu, active=active)
+    ) == list(growth.select_orthogonal(existing, relu(inputs @ masked.T), 3))
+
+
+@pytest.mark.parametrize("scoring_rows", [0, -5, 2.5, True, "all"])
+def test_bad_scoring_rows_are_rejected(scoring_rows):
+    with pytest.raises(ValueError, match="scoring_rows=.* is not allowed; expected 'auto', None"):
+        growth.NorthSelect(10, scoring_rows=scoring_rows)
+    with pytest.raises(ValueError, match="scoring_rows="):
+        growth.NorthPre(10, scoring_rows=scoring_rows)
 
 
 def test_activation_based_initializers_need_a_context():
