@@ -19,7 +19,10 @@ about +9 %; GradMax 14.0 s, about +155 %).
      divides by that.
    - GradMax trigger: one gradient probe (an extra forward and backward pass
      on `probe_size` rows, 128 or 32) plus the auxiliary gradients and their
-     singular values for all layers, divided by one step; amortised over
+     singular values for all layers, divided by one step, with the probe as
+     `Neurogenesis` runs it for a trigger (`full=False`: no input rows or
+     consumer gradients kept; `full=True`, what a growth event with GradMax
+     adds, is reported too); amortised over
      `every` (the only amortisation of gradient triggers: 8 for 128 rows, 4
      for 32 rows).
 2. Growing run: the MLP 784-64-64-10 with NORTH-Select (candidates=1000,
@@ -110,8 +113,8 @@ def trigger_overhead(quick):
                 )
             )
 
-    def evaluate_gradient_trigger(rows):
-        for layer, result in probe(x[:rows], y[:rows]).items():
+    def evaluate_gradient_trigger(rows, full=False):
+        for layer, result in probe(x[:rows], y[:rows], full=full).items():
             gradient_trigger(
                 growth.Observation(
                     layer=layer,
@@ -123,7 +126,10 @@ def trigger_overhead(quick):
 
     evaluate_gradient_trigger(BATCH)  # traces
     evaluate_gradient_trigger(32)
-    times = {key: [] for key in ("static", "tapped", "north", "step", "probe128", "probe32")}
+    evaluate_gradient_trigger(BATCH, full=True)
+    traces = probe.traces
+    keys = ("static", "tapped", "north", "step", "probe128", "probe32", "full128")
+    times = {key: [] for key in keys}
     for _ in range(rounds):
         median_of(lambda: static.train_on_batch(x, y), times["static"])
         median_of(lambda: tapped.train_on_batch(x, y), times["tapped"])
@@ -131,6 +137,7 @@ def trigger_overhead(quick):
         median_of(lambda: gradient_model.train_on_batch(x, y), times["step"])
         median_of(lambda: evaluate_gradient_trigger(BATCH), times["probe128"])
         median_of(lambda: evaluate_gradient_trigger(32), times["probe32"])
+        median_of(lambda: evaluate_gradient_trigger(BATCH, full=True), times["full128"])
     m = {key: statistics.median(values) for key, values in times.items()}
     refresh = buffer_size // rows_per_step
     return {
@@ -149,6 +156,8 @@ def trigger_overhead(quick):
         "gradmax_per_evaluation_probe32": m["probe32"] / m["step"],
         "gradmax_amortised_probe128_every8": m["probe128"] / m["step"] / 8,
         "gradmax_amortised_probe32_every4": m["probe32"] / m["step"] / 4,
+        "gradmax_per_evaluation_full_probe128": m["full128"] / m["step"],
+        "probe_traces_during_rounds": probe.traces - traces,
     }
 
 

@@ -37,7 +37,10 @@ class Neurogenesis(StructuralCallback):
       off when measuring.
     - weights: the measured layer's fan-in matrix.
     - gradients: one extra forward/backward pass over `probe_size` random
-      rows of `data`, per evaluation.
+      rows of `data`, per evaluation, keeping only the auxiliary gradients
+      and the units' gradient norms; when units are added with an
+      initialiser that reads gradients (GradMax, Firefly, NeST), the same
+      rows are probed again in full (input rows and consumer gradients).
 
     Amortisation of activation triggers: a layer is evaluated only when its
     buffer is full and at least `min_new_rows` rows arrived since that layer
@@ -287,7 +290,7 @@ class Neurogenesis(StructuralCallback):
             if "weights" in self.trigger.requires:
                 observation.weights = _model_access.fan_in_matrix(model, layer)
             if "gradients" in self.trigger.requires:
-                probes = probes or self._run_probe()
+                probes = probes or self._run_probe(full=False)
                 observation.auxiliary_gradient = probes[layer].auxiliary_gradient()
                 observation.unit_gradient_norms = probes[layer].unit_gradient_norms
             count = int(self.trigger(observation))
@@ -295,11 +298,15 @@ class Neurogenesis(StructuralCallback):
                 count = min(count, limit - width)
             if count <= 0:
                 continue
-            if self.needs("gradients"):
-                probes = probes or self._run_probe()
+            if "gradients" in getattr(self.initializer, "requires", ()):
+                if probes is None or not probes[layer].full:  # the same rows, now in full
+                    probes = self._run_probe(full=True, same_rows=probes is not None)
             self._make_room(layer, width + count)
             context = context_lib.growth_context(
-                model, layer, probe=probes[layer] if probes else None
+                model,
+                layer,
+                probe=probes[layer] if probes else None,
+                activations=observation.activations,
             )
             step = int(model.optimizer.iterations.numpy()) if model.optimizer is not None else 0
             reason = f"{type(self).__name__} step {step}: {self.trigger.reason(layer)}"
@@ -374,10 +381,18 @@ class Neurogenesis(StructuralCallback):
         rate = max(1.0, self._taps.rows_written(layer) / max(self._step, 1))
         self._next_check[layer] = self._step + max(1, math.ceil(self.buffer_size / rate))
 
-    def _run_probe(self):
+    def _run_probe(self, full, same_rows=False):
+        """Probe on `probe_size` random rows of `data` (or the last probe's rows).
+
+        `full=False` (trigger evaluations) returns only what `GradientTrigger`
+        reads; an initialiser that reads gradients gets a `full=True` probe,
+        run only when units are added.
+        """
         x, y = self.data
-        rows = self._rng.choice(len(x), size=min(self.probe_size, len(x)), replace=False)
-        return self._probe(x[np.sort(rows)], y[np.sort(rows)])
+        if not same_rows:
+            rows = self._rng.choice(len(x), size=min(self.probe_size, len(x)), replace=False)
+            self._probe_rows = np.sort(rows)
+        return self._probe(x[self._probe_rows], y[self._probe_rows], full=full)
 
     def _resolve_groups(self):
         model = self.model

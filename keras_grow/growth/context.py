@@ -46,13 +46,15 @@ def watch_layers(model, layer_names, buffer_size=1024, rows_per_step=512, inputs
     return taps.install(model, names, buffer_size, rows_per_step, names if inputs else ())
 
 
-def growth_context(model, layer_name, probe=None):
+def growth_context(model, layer_name, probe=None, activations=None):
     """The `context` dict for adding units to `layer_name`'s group.
 
     Holds the measured layer, its buffered activations and input rows (when
     recorded by `watch_layers`), its post-activation function, the masks of
     active fan-in entries of every producer of the group, and `probe` (a
     `ProbeResult`) if given. See `keras_grow.growth.north_initializers`.
+    `activations`, if given, are the layer's buffered activations already
+    read (`model.activations(layer_name)`), so they are not read again.
     """
     context = {
         "layer": layer_name,
@@ -64,7 +66,9 @@ def growth_context(model, layer_name, probe=None):
         context["fan_in_masks"][kernel.variable.path] = _model_access.fan_in_mask(model, kernel)
     recorded = model.activation_taps
     if recorded is not None and layer_name in recorded.layer_names:
-        context["activations"] = model.activations(layer_name)
+        context["activations"] = (
+            model.activations(layer_name) if activations is None else activations
+        )
         if isinstance(recorded, taps.GrowthTaps):
             context["inputs"] = recorded.inputs(layer_name)
     if probe is not None:

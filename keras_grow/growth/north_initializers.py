@@ -112,8 +112,9 @@ def rescale_rows(rows, target):
     rows = np.asarray(rows, dtype=np.float32)
     if target <= 0:
         return rows
-    norms = np.linalg.norm(rows, axis=1, keepdims=True)
-    return np.where(norms > 0, rows * (target / np.maximum(norms, 1e-30)), rows)
+    norms = np.sqrt(np.einsum("ij,ij->i", rows, rows, dtype=np.float64))
+    factors = np.where(norms > 0, target / np.maximum(norms, 1e-30), 1.0)
+    return rows * factors.astype(np.float32)[:, None]
 
 
 def draw_fan_in(request, use, count):
@@ -121,7 +122,10 @@ def draw_fan_in(request, use, count):
     masked to active inputs and rescaled to the existing units' mean norm."""
     initializer = getattr(use.layer, "kernel_initializer", None) or "glorot_uniform"
     sampled = draw_entries(initializer, use, count, request.rng)
-    rows = np.moveaxis(sampled, use.axis, 0).reshape(count, -1) * fan_in_mask(request, use)
+    rows = np.moveaxis(sampled, use.axis, 0).reshape(count, -1)
+    mask = fan_in_mask(request, use)
+    if not mask.all():
+        rows = rows * mask
     return rescale_rows(rows, existing_norm(request, use))
 
 
