@@ -98,8 +98,8 @@ def test_top_singular_values_agree_with_the_full_spectrum():
     right, _ = np.linalg.qr(rng.normal(size=(400, 300)))
     matrix = left @ np.diag(spectrum) @ right.T  # 300 x 400: the Lanczos path
     top = metrics.top_singular_values(matrix, threshold=4.0)
-    np.testing.assert_allclose(top[top > 4.0], [9.0, 7.0, 5.0], rtol=1e-8)
-    assert metrics.top_singular_values(matrix, threshold=50.0)[0] == pytest.approx(9.0)
+    np.testing.assert_allclose(top[top > 4.0], [9.0, 7.0, 5.0], rtol=1e-6)  # float32 Lanczos
+    assert metrics.top_singular_values(matrix, threshold=50.0)[0] == pytest.approx(9.0, rel=1e-6)
     everything = metrics.top_singular_values(matrix, threshold=0.0)  # falls back to exact
     assert np.sum(everything > 0.005) == 300
     small = metrics.top_singular_values(np.diag([3.0, 2.0, 1.0]), threshold=1.5)
