@@ -218,7 +218,8 @@ def select_candidates(
     against the `existing` post-activations with `select_orthogonal`, on
     `rows` of the buffered rows (a random subset drawn from `rng`, kept in
     buffer order; `None`: all rows). `active` (a boolean mask over the
-    fan-in) skips inputs whose weights are zero.
+    fan-in) skips inputs whose weights are zero; inputs that are zero on
+    every scored row are skipped too.
 
     Example:
 
@@ -233,8 +234,13 @@ def select_candidates(
         rng = rng if rng is not None else np.random.default_rng()
         keep = np.sort(rng.choice(len(inputs), size=rows, replace=False))
         inputs, existing = inputs[keep], existing[keep]
-    if active is not None and not np.all(active):
-        inputs, candidates = inputs[:, active], candidates[:, active]
+    # Inputs that are zero on every scored row (inactive slots, border pixels, dead
+    # units) add nothing to any pre-activation: skip them (exact).
+    used = np.any(inputs != 0, axis=0)
+    if active is not None:
+        used &= np.asarray(active, bool)
+    if not used.all():
+        inputs, candidates = inputs[:, used], candidates[:, used]
     pre = _matmul(inputs, candidates.T)
     activations = pre if post is None else post(pre)
     return select_orthogonal(existing, activations, count, epsilon)
