@@ -296,10 +296,14 @@ VARIANTS = {
 }
 
 
-def growing_run(repeats, quick, lr=1e-3, variants=tuple(VARIANTS), scoring_rows="auto"):
+def growing_run(repeats, quick, lr=1e-3, variants=tuple(VARIANTS), scoring_rows=("auto",)):
     (x, y), _ = keras_grow.datasets.mnist_5k(seed=0, test_size=1000, flatten=True)
     epochs = 4 if quick else 20
-    variants = {name: VARIANTS[name] for name in variants}
+    variants = {
+        name if rows == "auto" else f"{name}_rows_{rows}": (VARIANTS[name], rows)
+        for name in variants
+        for rows in scoring_rows
+    }
     times = {"medium_static": [], **{name: [] for name in variants}}
     cpu = {name: [] for name in times}
     widths, capacities, reallocations, growing = {}, {}, {}, {}
@@ -309,10 +313,11 @@ def growing_run(repeats, quick, lr=1e-3, variants=tuple(VARIANTS), scoring_rows=
         model.fit(x, y, epochs=epochs, batch_size=512, verbose=0)
         times["medium_static"].append(time.perf_counter() - start)
         cpu["medium_static"].append(time.process_time() - start_cpu)
-        for name, reserve in variants.items():
+        for name, (reserve, rows) in variants.items():
             model = mlp((64, 64), repeat, lr)
             trigger = growth.ActivationTrigger(gamma=0.97, epsilon=0.01)
-            initializer = growth.NorthSelect(1000, 0.01, scoring_rows=scoring_rows)
+            rows = {"auto": "auto", "all": None}.get(rows, rows)
+            initializer = growth.NorthSelect(1000, 0.01, scoring_rows=rows)
             callback = keras_grow.callbacks.Neurogenesis(
                 trigger, initializer, max_units=784, buffer_size=1568, reserve=reserve
             )
@@ -342,7 +347,7 @@ def growing_run(repeats, quick, lr=1e-3, variants=tuple(VARIANTS), scoring_rows=
     result["runs_cpu_s"] = cpu
     result["epochs"] = epochs
     result["lr"] = lr
-    result["scoring_rows"] = scoring_rows
+    result["scoring_rows"] = list(scoring_rows)
     return result
 
 
@@ -361,13 +366,13 @@ def main():
     )
     parser.add_argument(
         "--scoring-rows",
-        default="auto",
-        help="NorthSelect(scoring_rows=...) of the growing run: auto, all, or an int",
+        nargs="+",
+        default=["auto"],
+        help="NorthSelect(scoring_rows=...) of the growing run: auto, all, or ints "
+        "(several: interleaved variants)",
     )
     args = parser.parse_args()
-    scoring_rows = {"auto": "auto", "all": None}.get(args.scoring_rows)
-    if scoring_rows is None and args.scoring_rows != "all":
-        scoring_rows = int(args.scoring_rows)
+    scoring_rows = [row if row in ("auto", "all") else int(row) for row in args.scoring_rows]
     results = {}
     if args.only in (None, "triggers"):
         results["trigger_overhead_vgg11_quarter"] = trigger_overhead(args.quick)
