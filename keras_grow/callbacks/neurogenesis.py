@@ -60,8 +60,9 @@ class Neurogenesis(StructuralCallback):
     current width costs. On the issue's MNIST MLP (64-64, maximum 784) a
     NORTH-Select run costs 1.06-1.2× the Medium Static 256-256 run with this
     policy, against 1.5-2.3× with `reserve=True`, when the layers grow little
-    (see BENCHMARKS.md, "NORTH* neurogenesis"; when they grow, the
-    candidate scoring of `NorthSelect` dominates the extra cost).
+    (see BENCHMARKS.md, "NORTH* neurogenesis"; when they grow to about 300
+    units, about 1.7× in CPU time, of which `NorthSelect`'s candidate scoring
+    and the φ_ED evaluations are about half).
     `reserve=True` allocates `max_units` up front: never a retrace, but
     every step computes (masked) at the maximal width (on an accelerator,
     where a wider matmul costs little and a retrace is an XLA
