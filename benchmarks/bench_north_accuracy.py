@@ -11,9 +11,12 @@ first hidden layer ended wider than the second (the thesis' pattern).
 
 The thesis trains on full MNIST (60 000 images: 2 344 steps at batch 512);
 MNIST-5k gives 160 steps at batch 512, so `--batch 128` (625 steps) is also
-worth a look. `--optimizer-state` chooses how new units' Adam second moments
-start (`fresh`: zero, `mean`: the existing units' mean), `--min-new-rows`
-how often a layer is evaluated (default: a fully new buffer per decision;
+worth a look, and `--batch 128 --epochs 60` (1 875 steps) comes near the
+thesis' step count (BENCHMARKS.md: there NORTH-Select passes Medium Static's
+accuracy, but its first layer grows to the maximum width).
+`--optimizer-state` chooses how new units' Adam second moments start
+(`fresh`: zero, `mean`: the existing units' mean), `--min-new-rows` how often a
+layer is evaluated (default: a fully new buffer per decision;
 1: at every step, as in the thesis).
 
 Run: `python benchmarks/bench_north_accuracy.py [--gamma 0.97] [--batch 512]
