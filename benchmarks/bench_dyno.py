@@ -33,10 +33,11 @@ PRESET = "dyno_source_mnist04"
 BATCH = 64
 
 
-def load_source():
-    folder = pathlib.Path(keras_grow.__file__).parent / "applications" / "presets" / PRESET
-    loader = getattr(keras_grow.applications, "from_preset", None)
-    return loader(PRESET) if loader else keras.saving.load_model(folder / "model.keras")
+def load_source(preset=PRESET):
+    """The pretrained source model: a preset name, or a folder written by its make script."""
+    if pathlib.Path(preset).is_dir():
+        return keras.saving.load_model(pathlib.Path(preset) / "model.keras")
+    return keras_grow.applications.from_preset(preset)
 
 
 def far_task():
@@ -61,15 +62,15 @@ class StepTimer(keras.callbacks.Callback):
         self.seconds.append(time.perf_counter() - self._start)
 
 
-def run(method, seed, data, steps, every):
+def run(method, seed, data, steps, every, preset=PRESET, learning_rate=1e-3):
     (x_train, y_train), (x_test, y_test) = data
     keras.utils.set_random_seed(seed)
-    backbone = load_source()
+    backbone = load_source(preset)
     head = keras.layers.Dense(5, name="head")(backbone.get_layer("fc1").output)
     model = keras_grow.DynamicModel(keras.Model(backbone.inputs, head), seed=seed)
     start_flops = keras_grow.analysis.flops(model)
     model.compile(
-        keras.optimizers.Adam(1e-3, weight_decay=1e-3),  # as tutorial 05
+        keras.optimizers.Adam(learning_rate, weight_decay=1e-3),  # as tutorial 05
         keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
     )
@@ -98,6 +99,17 @@ def run(method, seed, data, steps, every):
     if dyno is not None:
         result["evaluation_s"] = [float(s) for s in dyno.evaluation_seconds]
         result["widths"] = model.widths()
+        seconds = np.array(timer.seconds)
+        recorded = np.array([dyno.records(step) for step in range(1, len(seconds) + 1)])
+        # Steps right after an evaluation may retrace (a reallocation): leave them out.
+        after = np.zeros(len(seconds), bool)
+        after[np.arange(every, len(seconds), every)] = True
+        result["recording_step_s"] = float(np.median(seconds[recorded & ~after]))
+        result["quiet_step_s"] = float(np.median(seconds[~recorded & ~after]))
+        result["fill_steps"] = dyno.fill_steps
+        result["events"] = [
+            (e["step"], e["layer"], e["operation"], e["count"], e["dormant"]) for e in dyno.events
+        ]
     return result
 
 
@@ -107,12 +119,16 @@ def main():
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--every", type=int, default=25)
     parser.add_argument("--out", default="outputs/bench_dyno.json")
+    parser.add_argument("--preset", default=PRESET, help="preset name or folder")
+    parser.add_argument("--learning-rate", type=float, default=1e-3)
     args = parser.parse_args()
     data = far_task()
     results = []
     for seed in range(args.seeds):
         for method in ("static", "DYNO"):
-            result = run(method, seed, data, args.steps, args.every)
+            result = run(
+                method, seed, data, args.steps, args.every, args.preset, args.learning_rate
+            )
             results.append(result)
             print(json.dumps(result), flush=True)
     pathlib.Path(args.out).parent.mkdir(parents=True, exist_ok=True)
@@ -120,15 +136,7 @@ def main():
 
     dyno = [r for r in results if r["method"] == "DYNO"]
     static = [r for r in results if r["method"] == "static"]
-    evaluations = np.concatenate([r["evaluation_s"] for r in dyno])
-    step = np.median([r["median_step_s"] for r in dyno])
-    ratio = np.median(evaluations) / step
-    print(
-        f"overhead: evaluation median {np.median(evaluations) * 1e3:.1f} ms "
-        f"(mean {evaluations.mean() * 1e3:.1f} ms), step median {step * 1e3:.1f} ms: "
-        f"{ratio:.2f} steps per evaluation, {ratio / args.every:.1%} amortised at "
-        f"every={args.every} ({evaluations.mean() / step / 50:.1%} at every=50, mean)"
-    )
+    print(summary(dyno, static, args.every))
     acc_static = np.mean([r["accuracy"] for r in static]) * 100
     acc_dyno = np.mean([r["accuracy"] for r in dyno]) * 100
     flops = np.mean([r["flops_ratio"] for r in dyno])
@@ -137,6 +145,29 @@ def main():
         f"DYNO {acc_dyno:.1f} % at {flops:.0%} of the pretrained FLOPs "
         f"(target: <= 80 % FLOPs and >= {acc_static - 1:.1f} %)"
     )
+
+
+def summary(dyno, static, every):
+    """The overhead lines: evaluation and buffer recording, per training step."""
+    evaluations = np.concatenate([r["evaluation_s"] for r in dyno])
+    quiet = np.median([r["quiet_step_s"] for r in dyno])
+    recording = np.median([r["recording_step_s"] for r in dyno])
+    fill = int(np.median([r["fill_steps"] for r in dyno]))
+    buffer = fill * max(recording - quiet, 0.0)  # recording cost per evaluation period
+    lines = [
+        f"steps: static {np.median([r['median_step_s'] for r in static]) * 1e3:.1f} ms, "
+        f"DYNO without recording {quiet * 1e3:.1f} ms, with recording {recording * 1e3:.1f} ms "
+        f"({fill} recording steps per evaluation: {buffer * 1e3:.1f} ms)",
+        f"evaluation: median {np.median(evaluations) * 1e3:.1f} ms, "
+        f"mean {evaluations.mean() * 1e3:.1f} ms ({len(evaluations)} evaluations)",
+    ]
+    for period in sorted({every, 50}):
+        for name, value in (("median", np.median(evaluations)), ("mean", evaluations.mean())):
+            lines.append(
+                f"overhead at every={period} ({name} evaluation + buffers): "
+                f"{(value + buffer) / (period * quiet):.1%} of the training time"
+            )
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -40,8 +40,11 @@ CHANNELS = (16, 16, "M", 32, 32, "M", 64, "M")
 DENSE_UNITS = 64
 
 
-def small_vgg(input_shape=(28, 28, 1), classes=5, name="dyno_vgg"):
-    """The VGG-style source network: `conv1`…`conv5`, `fc1`, `predictions` (logits)."""
+def small_vgg(input_shape=(28, 28, 1), classes=5, name="dyno_vgg", width=1):
+    """The VGG-style source network: `conv1`…`conv5`, `fc1`, `predictions` (logits).
+
+    `width` multiplies every hidden layer's units.
+    """
     inputs = keras.Input(input_shape)
     x = inputs
     index = 0
@@ -50,10 +53,10 @@ def small_vgg(input_shape=(28, 28, 1), classes=5, name="dyno_vgg"):
             x = keras.layers.MaxPooling2D(2, name=f"pool{index}")(x)
             continue
         index += 1
-        x = keras.layers.Conv2D(entry, 3, padding="same", name=f"conv{index}")(x)
+        x = keras.layers.Conv2D(entry * width, 3, padding="same", name=f"conv{index}")(x)
         x = keras.layers.ReLU(name=f"relu{index}")(x)
     x = keras.layers.Flatten(name="flatten")(x)
-    x = keras.layers.Dense(DENSE_UNITS, activation="relu", name="fc1")(x)
+    x = keras.layers.Dense(DENSE_UNITS * width, activation="relu", name="fc1")(x)
     outputs = keras.layers.Dense(classes, name="predictions")(x)
     return keras.Model(inputs, outputs, name=name)
 
@@ -70,6 +73,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--width", type=int, default=1, help="multiplies every layer's units")
     parser.add_argument(
         "--out",
         default=str(pathlib.Path(keras_grow.__file__).parent / "applications" / "presets" / NAME),
@@ -78,7 +82,7 @@ def main():
     keras.utils.set_random_seed(args.seed)
     tf.config.experimental.enable_op_determinism()
     (x_train, y_train), (x_test, y_test) = source_data(seed=0)
-    model = small_vgg()
+    model = small_vgg(width=args.width)
     model.compile(
         keras.optimizers.Adam(1e-3),
         keras.losses.SparseCategoricalCrossentropy(from_logits=True),
