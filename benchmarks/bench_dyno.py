@@ -62,7 +62,7 @@ class StepTimer(keras.callbacks.Callback):
         self.seconds.append(time.perf_counter() - self._start)
 
 
-def run(method, seed, data, steps, every, preset=PRESET, learning_rate=1e-3):
+def run(method, seed, data, steps, every, preset=PRESET, learning_rate=1e-3, min_buffer=256):
     (x_train, y_train), (x_test, y_test) = data
     keras.utils.set_random_seed(seed)
     backbone = load_source(preset)
@@ -78,7 +78,9 @@ def run(method, seed, data, steps, every, preset=PRESET, learning_rate=1e-3):
     callbacks = [timer]
     dyno = None
     if method == "DYNO":
-        dyno = keras_grow.callbacks.GrowAndPrune(every=every, epsilon=1e-2, delta=3e-2)
+        dyno = keras_grow.callbacks.GrowAndPrune(
+            every=every, epsilon=1e-2, delta=3e-2, min_buffer=min_buffer
+        )
         callbacks.append(dyno)
     dataset = keras_grow.datasets.as_dataset(x_train, y_train, batch_size=BATCH, seed=seed)
     model.fit(
@@ -121,13 +123,21 @@ def main():
     parser.add_argument("--out", default="outputs/bench_dyno.json")
     parser.add_argument("--preset", default=PRESET, help="preset name or folder")
     parser.add_argument("--learning-rate", type=float, default=1e-3)
+    parser.add_argument("--min-buffer", type=int, default=256, help="FIFO rows per layer, at least")
     args = parser.parse_args()
     data = far_task()
     results = []
     for seed in range(args.seeds):
         for method in ("static", "DYNO"):
             result = run(
-                method, seed, data, args.steps, args.every, args.preset, args.learning_rate
+                method,
+                seed,
+                data,
+                args.steps,
+                args.every,
+                args.preset,
+                args.learning_rate,
+                args.min_buffer,
             )
             results.append(result)
             print(json.dumps(result), flush=True)
