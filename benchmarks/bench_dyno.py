@@ -115,6 +115,65 @@ def run(method, seed, data, steps, every, preset=PRESET, learning_rate=1e-3, min
     return result
 
 
+def step_costs(data, pairs=200, preset=PRESET):
+    """Paired, interleaved step times of one transfer model (medians, seconds).
+
+    - recording on / off: the same model with gated taps as `GrowAndPrune`
+      installs them (every growable layer, inputs too), alternating the flag;
+    - capacity: the model as loaded against a copy whose `conv1` and `conv2`
+      grew one unit each (their capacity doubles with `growth_factor=2`).
+    """
+    import tensorflow as tf
+
+    from keras_grow.growth import taps as taps_lib
+
+    (x_train, y_train), _ = data
+
+    def model():
+        keras.utils.set_random_seed(0)
+        backbone = load_source(preset)
+        head = keras.layers.Dense(5, name="head")(backbone.get_layer("fc1").output)
+        dynamic = keras_grow.DynamicModel(keras.Model(backbone.inputs, head), seed=0)
+        dynamic.compile(
+            keras.optimizers.Adam(1e-3, weight_decay=1e-3),
+            keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        )
+        return dynamic
+
+    dataset = tf.data.Dataset.from_tensor_slices((x_train, y_train)).batch(BATCH, True).repeat()
+    tapped, grown = model(), model()
+    names = [name for name in tapped.growable_layers() if name != "head"]
+    taps = taps_lib.install(tapped, names, 257, 65, names, gated=True)
+    grown.add_units("conv1", 1)
+    grown.add_units("conv2", 1)
+    functions = []
+    for dynamic in (tapped, grown):
+        dynamic.make_train_function()
+        iterator = iter(dataset)
+        for _ in range(3):
+            dynamic.train_function(iterator)
+        functions.append((dynamic.train_function, iterator))
+    times = {"on": [], "off": [], "grown": []}
+    for _ in range(pairs):
+        for key, (function, iterator), flag in (
+            ("on", functions[0], True),
+            ("off", functions[0], False),
+            ("grown", functions[1], None),
+        ):
+            if flag is not None:
+                taps.set_recording(flag)
+            start = time.perf_counter()
+            function(iterator)
+            times[key].append(time.perf_counter() - start)
+    on, off, bigger = (np.array(times[k]) for k in ("on", "off", "grown"))
+    return {
+        "recording_on_s": float(np.median(on)),
+        "recording_off_s": float(np.median(off)),
+        "recording_cost_s": float(np.median(on - off)),
+        "capacity_64_s": float(np.median(bigger)),
+    }
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=5)
@@ -124,8 +183,19 @@ def main():
     parser.add_argument("--preset", default=PRESET, help="preset name or folder")
     parser.add_argument("--learning-rate", type=float, default=1e-3)
     parser.add_argument("--min-buffer", type=int, default=256, help="FIFO rows per layer, at least")
+    parser.add_argument("--step-costs-only", action="store_true", help="only the paired steps")
     args = parser.parse_args()
     data = far_task()
+    costs = step_costs(data, preset=args.preset)
+    print(
+        f"paired steps (median of 200): recording on {costs['recording_on_s'] * 1e3:.1f} ms, "
+        f"off {costs['recording_off_s'] * 1e3:.1f} ms, cost per recording step "
+        f"{costs['recording_cost_s'] * 1e3:.2f} ms; conv1/conv2 one unit past their width "
+        f"(capacity 64) {costs['capacity_64_s'] * 1e3:.1f} ms",
+        flush=True,
+    )
+    if args.step_costs_only:
+        return
     results = []
     for seed in range(args.seeds):
         for method in ("static", "DYNO"):
@@ -146,7 +216,7 @@ def main():
 
     dyno = [r for r in results if r["method"] == "DYNO"]
     static = [r for r in results if r["method"] == "static"]
-    print(summary(dyno, static, args.every))
+    print(summary(dyno, static, args.every, costs))
     acc_static = np.mean([r["accuracy"] for r in static]) * 100
     acc_dyno = np.mean([r["accuracy"] for r in dyno]) * 100
     flops = np.mean([r["flops_ratio"] for r in dyno])
@@ -157,17 +227,22 @@ def main():
     )
 
 
-def summary(dyno, static, every):
-    """The overhead lines: evaluation and buffer recording, per training step."""
+def summary(dyno, static, every, costs):
+    """The overhead lines: evaluation and buffer recording, in static training steps.
+
+    The buffer cost is the paired recording cost of `step_costs` (in units of
+    its own step) times the recording steps per evaluation period.
+    """
     evaluations = np.concatenate([r["evaluation_s"] for r in dyno])
+    step = np.median([r["median_step_s"] for r in static])
     quiet = np.median([r["quiet_step_s"] for r in dyno])
     recording = np.median([r["recording_step_s"] for r in dyno])
     fill = int(np.median([r["fill_steps"] for r in dyno]))
-    buffer = fill * max(recording - quiet, 0.0)  # recording cost per evaluation period
+    buffer = fill * costs["recording_cost_s"] / costs["recording_off_s"]  # in steps
     lines = [
-        f"steps: static {np.median([r['median_step_s'] for r in static]) * 1e3:.1f} ms, "
-        f"DYNO without recording {quiet * 1e3:.1f} ms, with recording {recording * 1e3:.1f} ms "
-        f"({fill} recording steps per evaluation: {buffer * 1e3:.1f} ms)",
+        f"steps: static {step * 1e3:.1f} ms; DYNO runs without recording {quiet * 1e3:.1f} ms, "
+        f"with recording {recording * 1e3:.1f} ms",
+        f"buffers: {fill} recording steps per evaluation, {buffer:.3f} steps",
         f"evaluation: median {np.median(evaluations) * 1e3:.1f} ms, "
         f"mean {evaluations.mean() * 1e3:.1f} ms ({len(evaluations)} evaluations)",
     ]
@@ -175,7 +250,7 @@ def summary(dyno, static, every):
         for name, value in (("median", np.median(evaluations)), ("mean", evaluations.mean())):
             lines.append(
                 f"overhead at every={period} ({name} evaluation + buffers): "
-                f"{(value + buffer) / (period * quiet):.1%} of the training time"
+                f"{(value / step + buffer) / period:.1%} of the training time"
             )
     return "\n".join(lines)
 
