@@ -54,8 +54,8 @@ class GrowAndPrune(StructuralCallback):
     taps write only in the `fill_steps = ⌈buffer_size / rows_per_step⌉`
     steps before each evaluation (and the first `fill_steps` steps), which
     refill the whole FIFO; the other steps skip the writes (a flag read
-    inside the compiled step: no retrace). The evaluation then sees the
-    same number of equally recent rows as with recording in every step.
+    inside the compiled step: no retrace). The evaluation then sees a full
+    FIFO of the most recent rows, drawn from the last `fill_steps` steps.
 
     Bad data: a buffer with NaN or infinite values skips that layer's
     evaluation with a warning (weights untouched). A prune that would leave
