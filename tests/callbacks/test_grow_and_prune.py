@@ -240,3 +240,23 @@ def test_ungated_recording_writes_every_step():
     assert all(callback.records(step) for step in range(1, 21))
     assert callback._taps.rows_written("hidden") == 32 * 20
     assert [step for step, _, _ in callback.measurements] == [2, 10, 20]
+
+
+def test_a_change_before_the_first_evaluation_triggers_it():
+    # φ* comes from the first steps (the start of fine-tuning), so a collapse
+    # between them and the first evaluation prunes there already.
+    model = _mlp()
+
+    class Collapse(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if batch == 4:  # after φ* (step 2), before the recording window (steps 9-10)
+                _duplicate_pairs(self.model)
+
+    callback = GrowAndPrune(every=10, min_buffer=64, rows_per_step=32)
+    x, y = _data(n=320)
+    model.fit(x, y, batch_size=32, verbose=0, shuffle=False, callbacks=[Collapse(), callback])
+    assert callback.baselines["hidden"] == pytest.approx(4 / 5)  # reset after the prune
+    assert [(e["step"], e["operation"], e["count"]) for e in callback.events] == [
+        (10, "remove_units", 3)  # φ = 4/8 against φ* = 1: ⌊8 (0.97 − 0.5)⌋
+    ]
+    assert model.widths()["hidden"] == 5
