@@ -33,10 +33,11 @@ PRESET = "dyno_source_mnist04"
 BATCH = 64
 
 
-def load_source():
-    folder = pathlib.Path(keras_grow.__file__).parent / "applications" / "presets" / PRESET
-    loader = getattr(keras_grow.applications, "from_preset", None)
-    return loader(PRESET) if loader else keras.saving.load_model(folder / "model.keras")
+def load_source(preset=PRESET):
+    """The pretrained source model: a preset name, or a folder written by its make script."""
+    if pathlib.Path(preset).is_dir():
+        return keras.saving.load_model(pathlib.Path(preset) / "model.keras")
+    return keras_grow.applications.from_preset(preset)
 
 
 def far_task():
@@ -61,15 +62,15 @@ class StepTimer(keras.callbacks.Callback):
         self.seconds.append(time.perf_counter() - self._start)
 
 
-def run(method, seed, data, steps, every):
+def run(method, seed, data, steps, every, preset=PRESET, learning_rate=1e-3, min_buffer=256):
     (x_train, y_train), (x_test, y_test) = data
     keras.utils.set_random_seed(seed)
-    backbone = load_source()
+    backbone = load_source(preset)
     head = keras.layers.Dense(5, name="head")(backbone.get_layer("fc1").output)
     model = keras_grow.DynamicModel(keras.Model(backbone.inputs, head), seed=seed)
     start_flops = keras_grow.analysis.flops(model)
     model.compile(
-        keras.optimizers.Adam(1e-3, weight_decay=1e-3),  # as tutorial 05
+        keras.optimizers.Adam(learning_rate, weight_decay=1e-3),  # as tutorial 05
         keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
     )
@@ -77,7 +78,9 @@ def run(method, seed, data, steps, every):
     callbacks = [timer]
     dyno = None
     if method == "DYNO":
-        dyno = keras_grow.callbacks.GrowAndPrune(every=every, epsilon=1e-2, delta=3e-2)
+        dyno = keras_grow.callbacks.GrowAndPrune(
+            every=every, epsilon=1e-2, delta=3e-2, min_buffer=min_buffer
+        )
         callbacks.append(dyno)
     dataset = keras_grow.datasets.as_dataset(x_train, y_train, batch_size=BATCH, seed=seed)
     model.fit(
@@ -98,7 +101,77 @@ def run(method, seed, data, steps, every):
     if dyno is not None:
         result["evaluation_s"] = [float(s) for s in dyno.evaluation_seconds]
         result["widths"] = model.widths()
+        seconds = np.array(timer.seconds)
+        recorded = np.array([dyno.records(step) for step in range(1, len(seconds) + 1)])
+        # Steps right after an evaluation may retrace (a reallocation): leave them out.
+        after = np.zeros(len(seconds), bool)
+        after[np.arange(every, len(seconds), every)] = True
+        result["recording_step_s"] = float(np.median(seconds[recorded & ~after]))
+        result["quiet_step_s"] = float(np.median(seconds[~recorded & ~after]))
+        result["fill_steps"] = dyno.fill_steps
+        result["events"] = [
+            (e["step"], e["layer"], e["operation"], e["count"], e["dormant"]) for e in dyno.events
+        ]
     return result
+
+
+def step_costs(data, pairs=200, preset=PRESET):
+    """Paired, interleaved step times of one transfer model (medians, seconds).
+
+    - recording on / off: the same model with gated taps as `GrowAndPrune`
+      installs them (every growable layer, inputs too), alternating the flag;
+    - capacity: the model as loaded against a copy whose `conv1` and `conv2`
+      grew one unit each (their capacity doubles with `growth_factor=2`).
+    """
+    import tensorflow as tf
+
+    from keras_grow.growth import taps as taps_lib
+
+    (x_train, y_train), _ = data
+
+    def model():
+        keras.utils.set_random_seed(0)
+        backbone = load_source(preset)
+        head = keras.layers.Dense(5, name="head")(backbone.get_layer("fc1").output)
+        dynamic = keras_grow.DynamicModel(keras.Model(backbone.inputs, head), seed=0)
+        dynamic.compile(
+            keras.optimizers.Adam(1e-3, weight_decay=1e-3),
+            keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        )
+        return dynamic
+
+    dataset = tf.data.Dataset.from_tensor_slices((x_train, y_train)).batch(BATCH, True).repeat()
+    tapped, grown = model(), model()
+    names = [name for name in tapped.growable_layers() if name != "head"]
+    taps = taps_lib.install(tapped, names, 257, 65, names, gated=True)
+    grown.add_units("conv1", 1)
+    grown.add_units("conv2", 1)
+    functions = []
+    for dynamic in (tapped, grown):
+        dynamic.make_train_function()
+        iterator = iter(dataset)
+        for _ in range(3):
+            dynamic.train_function(iterator)
+        functions.append((dynamic.train_function, iterator))
+    times = {"on": [], "off": [], "grown": []}
+    for _ in range(pairs):
+        for key, (function, iterator), flag in (
+            ("on", functions[0], True),
+            ("off", functions[0], False),
+            ("grown", functions[1], None),
+        ):
+            if flag is not None:
+                taps.set_recording(flag)
+            start = time.perf_counter()
+            function(iterator)
+            times[key].append(time.perf_counter() - start)
+    on, off, bigger = (np.array(times[k]) for k in ("on", "off", "grown"))
+    return {
+        "recording_on_s": float(np.median(on)),
+        "recording_off_s": float(np.median(off)),
+        "recording_cost_s": float(np.median(on - off)),
+        "capacity_64_s": float(np.median(bigger)),
+    }
 
 
 def main():
@@ -107,12 +180,35 @@ def main():
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--every", type=int, default=25)
     parser.add_argument("--out", default="outputs/bench_dyno.json")
+    parser.add_argument("--preset", default=PRESET, help="preset name or folder")
+    parser.add_argument("--learning-rate", type=float, default=1e-3)
+    parser.add_argument("--min-buffer", type=int, default=256, help="FIFO rows per layer, at least")
+    parser.add_argument("--step-costs-only", action="store_true", help="only the paired steps")
     args = parser.parse_args()
     data = far_task()
+    costs = step_costs(data, preset=args.preset)
+    print(
+        f"paired steps (median of 200): recording on {costs['recording_on_s'] * 1e3:.1f} ms, "
+        f"off {costs['recording_off_s'] * 1e3:.1f} ms, cost per recording step "
+        f"{costs['recording_cost_s'] * 1e3:.2f} ms; conv1/conv2 one unit past their width "
+        f"(capacity 64) {costs['capacity_64_s'] * 1e3:.1f} ms",
+        flush=True,
+    )
+    if args.step_costs_only:
+        return
     results = []
     for seed in range(args.seeds):
         for method in ("static", "DYNO"):
-            result = run(method, seed, data, args.steps, args.every)
+            result = run(
+                method,
+                seed,
+                data,
+                args.steps,
+                args.every,
+                args.preset,
+                args.learning_rate,
+                args.min_buffer,
+            )
             results.append(result)
             print(json.dumps(result), flush=True)
     pathlib.Path(args.out).parent.mkdir(parents=True, exist_ok=True)
@@ -120,15 +216,7 @@ def main():
 
     dyno = [r for r in results if r["method"] == "DYNO"]
     static = [r for r in results if r["method"] == "static"]
-    evaluations = np.concatenate([r["evaluation_s"] for r in dyno])
-    step = np.median([r["median_step_s"] for r in dyno])
-    ratio = np.median(evaluations) / step
-    print(
-        f"overhead: evaluation median {np.median(evaluations) * 1e3:.1f} ms "
-        f"(mean {evaluations.mean() * 1e3:.1f} ms), step median {step * 1e3:.1f} ms: "
-        f"{ratio:.2f} steps per evaluation, {ratio / args.every:.1%} amortised at "
-        f"every={args.every} ({evaluations.mean() / step / 50:.1%} at every=50, mean)"
-    )
+    print(summary(dyno, static, args.every, costs))
     acc_static = np.mean([r["accuracy"] for r in static]) * 100
     acc_dyno = np.mean([r["accuracy"] for r in dyno]) * 100
     flops = np.mean([r["flops_ratio"] for r in dyno])
@@ -137,6 +225,34 @@ def main():
         f"DYNO {acc_dyno:.1f} % at {flops:.0%} of the pretrained FLOPs "
         f"(target: <= 80 % FLOPs and >= {acc_static - 1:.1f} %)"
     )
+
+
+def summary(dyno, static, every, costs):
+    """The overhead lines: evaluation and buffer recording, in static training steps.
+
+    The buffer cost is the paired recording cost of `step_costs` (in units of
+    its own step) times the recording steps per evaluation period.
+    """
+    evaluations = np.concatenate([r["evaluation_s"] for r in dyno])
+    step = np.median([r["median_step_s"] for r in static])
+    quiet = np.median([r["quiet_step_s"] for r in dyno])
+    recording = np.median([r["recording_step_s"] for r in dyno])
+    fill = int(np.median([r["fill_steps"] for r in dyno]))
+    buffer = fill * costs["recording_cost_s"] / costs["recording_off_s"]  # in steps
+    lines = [
+        f"steps: static {step * 1e3:.1f} ms; DYNO runs without recording {quiet * 1e3:.1f} ms, "
+        f"with recording {recording * 1e3:.1f} ms",
+        f"buffers: {fill} recording steps per evaluation, {buffer:.3f} steps",
+        f"evaluation: median {np.median(evaluations) * 1e3:.1f} ms, "
+        f"mean {evaluations.mean() * 1e3:.1f} ms ({len(evaluations)} evaluations)",
+    ]
+    for period in sorted({every, 50}):
+        for name, value in (("median", np.median(evaluations)), ("mean", evaluations.mean())):
+            lines.append(
+                f"overhead at every={period} ({name} evaluation + buffers): "
+                f"{(value / step + buffer) / period:.1%} of the training time"
+            )
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from keras_grow.callbacks.structural import StructuralCallback, check_layer_name
 from keras_grow.growth import _model_access, north_initializers, pruning
 from keras_grow.growth import context as context_lib
 from keras_grow.growth import metrics as metrics_lib
+from keras_grow.growth import taps as taps_lib
 
 
 class GrowAndPrune(StructuralCallback):
@@ -35,18 +36,26 @@ class GrowAndPrune(StructuralCallback):
     text ("slims the layer when its activations are expressible in fewer
     dimensions, and expands it when …") requires `max(0, …)`, used here.
 
-    φ* is set, per layer, by the first evaluation (the start of fine-tuning
-    counts as a structural change) and reset at every structural change of
-    that layer to φ_ED of the changed layer on the same buffered rows: the
-    surviving columns after pruning, or the buffer plus the new units'
-    post-activations (computed from the recorded inputs) after growth.
+    φ* is set, per layer, at the start of fine-tuning (a structural change:
+    the new head), from the rows recorded in the first steps, once the
+    buffer is full (`fill_steps` steps; if that is not before the first
+    evaluation, the first evaluation sets it). It is reset at every
+    structural change of that layer to φ_ED of the changed layer on the same
+    buffered rows: the surviving columns after pruning, or the buffer plus
+    the new units' post-activations (computed from the recorded inputs)
+    after growth.
 
     Activations are recorded by `DynamicModel` taps inside the train step
     (no extra forward pass) into a FIFO of `buffer_size` rows per layer; the
     buffer is sized to hold more rows than units (`max(min_buffer,
     buffer_factor · width)`) and re-sized when a layer outgrows it. After a
     layer grows its buffer is emptied; a layer is evaluated only when its
-    buffer holds more rows than units.
+    buffer holds more rows than units. With `gate_recording` (default) the
+    taps write only in the `fill_steps = ⌈buffer_size / rows_per_step⌉`
+    steps before each evaluation (and the first `fill_steps` steps), which
+    refill the whole FIFO; the other steps skip the writes (a flag read
+    inside the compiled step: no retrace). The evaluation then sees a full
+    FIFO of the most recent rows, drawn from the last `fill_steps` steps.
 
     Bad data: a buffer with NaN or infinite values skips that layer's
     evaluation with a warning (weights untouched). A prune that would leave
@@ -54,7 +63,8 @@ class GrowAndPrune(StructuralCallback):
     reason says so (a layer at `min_units` records a `prune_skipped` event).
 
     Logs: the model's `structure_history` holds every event (reason: φ, φ*,
-    threshold, count); `events` holds the same as dicts, `flops_history` the
+    threshold, count); `events` holds the same as dicts (with the number of
+    dormant units found when pruning), `flops_history` the
     inference FLOPs (`keras_grow.analysis.flops`) after each evaluation, and
     the epoch logs get `flops` and the widths, `measurements` every
     `(step, layer, φ)` evaluated. `evaluation_seconds` holds the
@@ -74,8 +84,12 @@ class GrowAndPrune(StructuralCallback):
         min_units: int >= 1 units every layer keeps.
         min_buffer: int >= 1, smallest FIFO size in rows.
         buffer_factor: float > 1, FIFO rows per unit of the widest layer.
-        rows_per_step: rows recorded per layer and step (default: enough to
-            refill the buffer in half of `every`, at least 32).
+        rows_per_step: rows recorded per layer and step (default: with
+            `gate_recording`, enough to refill the buffer in 4 steps, at
+            least 64; without, enough to refill it in half of `every`, at
+            least 32).
+        gate_recording: record only in the steps that refill the buffer
+            before an evaluation (see above); False records every step.
         prune_dormant: prune dormant units first in ReLU layers.
         fresh_optimizer_state: start new units' second-moment optimizer
             slots at zero (see `Neurogenesis`).
@@ -103,6 +117,7 @@ class GrowAndPrune(StructuralCallback):
         min_buffer=256,
         buffer_factor=2.0,
         rows_per_step=None,
+        gate_recording=True,
         prune_dormant=True,
         fresh_optimizer_state=True,
         verbose=0,
@@ -124,6 +139,7 @@ class GrowAndPrune(StructuralCallback):
         self.rows_per_step = (
             None if rows_per_step is None else _int_at_least(rows_per_step, "rows_per_step", 1)
         )
+        self.gate_recording = bool(gate_recording)
         self.prune_dormant = bool(prune_dormant)
         self.fresh_optimizer_state = bool(fresh_optimizer_state)
         self.verbose = int(verbose)
@@ -134,6 +150,7 @@ class GrowAndPrune(StructuralCallback):
         self.evaluation_seconds = []
         self.measurements = []
         self.buffer_size = None
+        self.fill_steps = None
 
     # ------------------------------------------------------------- training
 
@@ -145,8 +162,8 @@ class GrowAndPrune(StructuralCallback):
         self.groups = self._resolve_groups()
         self._relu = {layer: _is_relu(model, layer) for layer in self.groups}
         self.buffer_size = None
-        self._install_taps()
         self._step = 0
+        self._install_taps()
         self.baselines = {}
         self.flops_history.append((self._iteration(), flops(model)))
 
@@ -158,6 +175,34 @@ class GrowAndPrune(StructuralCallback):
         self._step += 1
         if self._step % self.every == 0:
             self.evaluate()
+        elif self._step == self.fill_steps:
+            self._set_baselines()
+        self._gate()
+
+    def records(self, step):
+        """Whether the taps write in training step `step` (1-based, of this `fit`)."""
+        if not self.gate_recording:
+            return True
+        phase = step % self.every
+        return step <= self.fill_steps or phase == 0 or phase > self.every - self.fill_steps
+
+    def _gate(self):
+        """Switch the taps' recording for the next step (a variable, no retrace)."""
+        if self.gate_recording:
+            on = self.records(self._step + 1)
+            if on != self._recording:
+                self._taps.set_recording(on)
+                self._recording = on
+
+    def _set_baselines(self):
+        """φ* of every layer from the rows of the first steps (start of fine-tuning)."""
+        for layer in self.groups:
+            activations = self.model.activations(layer)
+            rows, width = activations.shape
+            if rows > width and layer not in self.baselines and np.all(np.isfinite(activations)):
+                phi = metrics_lib.effective_dimension(activations, self.epsilon)
+                self.baselines[layer] = phi
+                self.measurements.append((self._iteration(), layer, float(phi)))
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None and self.flops_history:
@@ -250,12 +295,12 @@ class GrowAndPrune(StructuralCallback):
             reason += f"; cut to {len(indices)} to keep at least {self.min_units} unit(s)"
         if len(indices) == 0:
             model.record_event(layer, "prune_skipped", 0, reason)
-            self._log(layer, "prune_skipped", 0, phi, baseline, reason)
+            self._log(layer, "prune_skipped", 0, phi, baseline, reason, dormant)
             return 0
         model.remove_units(layer, indices, reason=reason)
         kept = np.setdiff1d(np.arange(width), indices)
         self.baselines[layer] = metrics_lib.effective_dimension(activations[:, kept], self.epsilon)
-        self._log(layer, "remove_units", len(indices), phi, baseline, reason)
+        self._log(layer, "remove_units", len(indices), phi, baseline, reason, dormant)
         return len(indices)
 
     def _grow(self, model, layer, activations, inputs, phi, baseline, count):
@@ -298,7 +343,7 @@ class GrowAndPrune(StructuralCallback):
 
     # ------------------------------------------------------------- helpers
 
-    def _log(self, layer, operation, count, phi, baseline, reason):
+    def _log(self, layer, operation, count, phi, baseline, reason, dormant=0):
         event = {
             "step": self._iteration(),
             "layer": layer,
@@ -307,6 +352,7 @@ class GrowAndPrune(StructuralCallback):
             "phi": float(phi),
             "baseline": float(baseline),
             "new_baseline": float(self.baselines.get(layer, baseline)),
+            "dormant": int(dormant),
             "reason": reason,
         }
         self.events.append(event)
@@ -327,10 +373,18 @@ class GrowAndPrune(StructuralCallback):
         if self.buffer_size is not None and wanted <= self.buffer_size:
             return
         self.buffer_size = wanted
-        rows = self.rows_per_step or max(32, math.ceil(2 * wanted / self.every))
-        self._taps = context_lib.watch_layers(
-            self.model, self.groups, buffer_size=wanted, rows_per_step=rows, inputs=True
+        if self.rows_per_step is not None:
+            rows = self.rows_per_step
+        elif self.gate_recording:
+            rows = max(64, math.ceil(wanted / 4))
+        else:
+            rows = max(32, math.ceil(2 * wanted / self.every))
+        self.fill_steps = math.ceil(wanted / rows)
+        self._taps = taps_lib.install(
+            self.model, self.groups, wanted, rows, self.groups, gated=self.gate_recording
         )
+        self._recording = True
+        self._gate()
 
     def _resolve_groups(self):
         model = self.model
@@ -362,6 +416,7 @@ class GrowAndPrune(StructuralCallback):
             "min_buffer": self.min_buffer,
             "buffer_factor": self.buffer_factor,
             "rows_per_step": self.rows_per_step,
+            "gate_recording": self.gate_recording,
             "prune_dormant": self.prune_dormant,
             "fresh_optimizer_state": self.fresh_optimizer_state,
             "verbose": self.verbose,

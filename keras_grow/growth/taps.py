@@ -24,15 +24,16 @@ from keras_grow.growth import _model_access
 from keras_grow.structure import activation_taps, storage
 
 
-def install(model, layer_names, buffer_size, rows_per_step, input_layers=()):
+def install(model, layer_names, buffer_size, rows_per_step, input_layers=(), gated=False):
     """Make `model` record post-activations of `layer_names` (and inputs of
     `input_layers`) in its train step; returns the `GrowthTaps`.
 
     Replaces whatever `model.watch` installed before. `model.activations`,
-    `reset_activations` and `unwatch` keep working.
+    `reset_activations` and `unwatch` keep working. `gated=True` puts the
+    writes behind `GrowthTaps.set_recording` (see `ActivationTaps`).
     """
     model.watch(layer_names, buffer_size=buffer_size, rows_per_step=rows_per_step)
-    taps = GrowthTaps(model, layer_names, buffer_size, rows_per_step, input_layers)
+    taps = GrowthTaps(model, layer_names, buffer_size, rows_per_step, input_layers, gated)
     model.install_taps(taps)
     return taps
 
@@ -46,10 +47,13 @@ class GrowthTaps(activation_taps.ActivationTaps):
         buffer_size: rows kept per layer.
         rows_per_step: rows written per layer and step.
         input_layers: subset of `layer_names` whose inputs are recorded too.
+        gated: bool, record only while `recording` is on (`set_recording`).
     """
 
-    def __init__(self, model, layer_names, buffer_size, rows_per_step, input_layers=()):
-        super().__init__(model, layer_names, buffer_size, rows_per_step)
+    def __init__(
+        self, model, layer_names, buffer_size, rows_per_step, input_layers=(), gated=False
+    ):
+        super().__init__(model, layer_names, buffer_size, rows_per_step, gated)
         self.input_layers = [name for name in self.layer_names if name in set(input_layers)]
         self.layers = {name: model.get_layer(name) for name in self.input_layers}
         self.input_layouts = {}
@@ -80,7 +84,7 @@ class GrowthTaps(activation_taps.ActivationTaps):
 
     # ----------------------------------------------------------- in the step
 
-    def record(self, tapped):
+    def _record(self, tapped):
         count = len(self.layer_names)
         outputs, inputs = list(tapped[:count]), list(tapped[count:])
         for name, tensor in zip(self.input_layers, inputs):
@@ -99,7 +103,7 @@ class GrowthTaps(activation_taps.ActivationTaps):
         for name, output in zip(self.layer_names, outputs):
             total = tf.cast(tf.size(output) // tf.shape(output)[-1], tf.int64)
             self.written[name].assign_add(tf.minimum(total, self.rows_per_step))
-        super().record(outputs)
+        super()._record(outputs)
 
     # --------------------------------------------------------------- readers
 
@@ -240,7 +244,7 @@ def _patches(layer, inputs, outputs, rows_per_step, phase):
             pad = tf.maximum((positions[axis] - 1) * stride + extent - in_shape[axis + 1], 0)
             paddings.append([pad // 2, pad - pad // 2])
         elif layer.padding == "valid":
-            paddings.append([0, 0])
+            paddings.append([zero, zero])
         else:
             raise ValueError(
                 f"layer '{layer.name}': padding={layer.padding!r} is not supported for input "

@@ -13,6 +13,14 @@ activations flattened to units × (positions · samples)); at most
 
 The buffers span the layer's whole capacity; readers take the active units
 (`DynamicModel.activations`).
+
+Gated recording (opt-in, `gated=True`): the writes sit in a `tf.cond` on a
+non-trainable boolean `tf.Variable` read inside the compiled step, so a
+caller that needs the buffers only before an evaluation switches recording
+on for the few steps that refill them (`set_recording`) and the other steps
+skip the gathers and scatters. Toggling the flag changes a variable, not the
+graph: no retrace. While on, a gated tap writes exactly what an ungated one
+writes for the same batches.
 """
 
 import keras
@@ -79,10 +87,21 @@ class ActivationTaps:
         layer_names: producer layers to record.
         buffer_size: rows kept per layer.
         rows_per_step: rows written per layer and training step.
+        gated: bool, put the writes behind the `recording` flag (see
+            `set_recording`); default False: every step records.
+
+    Example:
+
+    ```python
+    taps = ActivationTaps(model, ["conv3"], 512, 64, gated=True)
+    model.install_taps(taps)
+    taps.set_recording(False)   # the next steps skip the writes (no retrace)
+    ```
     """
 
-    def __init__(self, model, layer_names, buffer_size, rows_per_step):
+    def __init__(self, model, layer_names, buffer_size, rows_per_step, gated=False):
         self.layer_names = list(layer_names)
+        self.gated = bool(gated)
         self.buffer_size = int(buffer_size)
         self.rows_per_step = int(rows_per_step)
         tensors = [post_activation_tensor(model, model.get_layer(n)) for n in self.layer_names]
@@ -97,9 +116,32 @@ class ActivationTaps:
                 )
                 self.positions[name] = tf.Variable(0, dtype=tf.int64, trainable=False)
                 self.filled[name] = tf.Variable(0, dtype=tf.int64, trainable=False)
+            self.recording = tf.Variable(True, trainable=False, name="recording")
+
+    def set_recording(self, on):
+        """Switch the writes of a gated tap on or off from the next step on (no retrace)."""
+        if not self.gated:
+            raise ValueError(
+                "set_recording needs taps built with gated=True; these taps record every step."
+            )
+        self.recording.assign(bool(on))
 
     def record(self, tapped):
-        """Write this step's rows into the buffers (called inside the train step)."""
+        """Write this step's rows into the buffers (called inside the train step).
+
+        With `gated=True` the writes only happen while `recording` is true.
+        """
+        if not self.gated:
+            self._record(tapped)
+            return
+
+        def write():
+            self._record(tapped)
+            return tf.constant(True)
+
+        tf.cond(self.recording, write, lambda: tf.constant(False))
+
+    def _record(self, tapped):
         for name, tensor in zip(self.layer_names, tapped):
             rows = tf.reshape(tf.cast(tensor, tf.float32), (-1, tf.shape(tensor)[-1]))
             total = tf.shape(rows, out_type=tf.int64)[0]

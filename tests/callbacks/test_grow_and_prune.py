@@ -8,6 +8,7 @@ from keras_grow.growth import north_initializers
 
 
 def _mlp(hidden=8, seed=0):
+    keras.utils.set_random_seed(seed)  # the same weights whatever ran before
     inputs = keras.Input((6,))
     x = keras.layers.Dense(hidden, activation="relu", name="hidden")(inputs)
     outputs = keras.layers.Dense(3, name="out")(x)
@@ -215,3 +216,47 @@ def test_fit_with_sft_changes_structure_and_logs_flops(jit_compile):
     assert model._state.taps is None
     assert "apply" not in model.optimizer.__dict__  # SFT unwrapped the optimizer
     assert np.isfinite(model.predict(x[:8], verbose=0)).all()
+
+
+def test_gated_recording_writes_only_in_the_steps_that_refill_the_buffer():
+    model = _mlp()
+    callback = GrowAndPrune(every=10, min_buffer=64, rows_per_step=32)
+    x, y = _data(n=640)
+    model.fit(x, y, batch_size=32, epochs=1, verbose=0, shuffle=False, callbacks=[callback])
+    assert callback.fill_steps == 2  # 64 rows, 32 per step
+    on = [step for step in range(1, 21) if callback.records(step)]
+    assert on == [1, 2, 9, 10, 19, 20]
+    assert callback._taps.rows_written("hidden") == 32 * len(on)
+    # φ* from the first two steps (start of fine-tuning), then two evaluations
+    assert [step for step, _, _ in callback.measurements] == [2, 10, 20]
+    assert model.widths()["hidden"] == 8  # lr = 0: φ stays at φ*
+
+
+def test_ungated_recording_writes_every_step():
+    model = _mlp()
+    callback = GrowAndPrune(every=10, min_buffer=64, rows_per_step=32, gate_recording=False)
+    x, y = _data(n=640)
+    model.fit(x, y, batch_size=32, epochs=1, verbose=0, shuffle=False, callbacks=[callback])
+    assert all(callback.records(step) for step in range(1, 21))
+    assert callback._taps.rows_written("hidden") == 32 * 20
+    assert [step for step, _, _ in callback.measurements] == [2, 10, 20]
+
+
+def test_a_change_before_the_first_evaluation_triggers_it():
+    # φ* comes from the first steps (the start of fine-tuning), so a collapse
+    # between them and the first evaluation prunes there already.
+    model = _mlp()
+
+    class Collapse(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if batch == 4:  # after φ* (step 2), before the recording window (steps 9-10)
+                _duplicate_pairs(self.model)
+
+    callback = GrowAndPrune(every=10, min_buffer=64, rows_per_step=32)
+    x, y = _data(n=320)
+    model.fit(x, y, batch_size=32, verbose=0, shuffle=False, callbacks=[Collapse(), callback])
+    assert callback.baselines["hidden"] == pytest.approx(4 / 5)  # reset after the prune
+    assert [(e["step"], e["operation"], e["count"]) for e in callback.events] == [
+        (10, "remove_units", 3)  # φ = 4/8 against φ* = 1: ⌊8 (0.97 − 0.5)⌋
+    ]
+    assert model.widths()["hidden"] == 5
