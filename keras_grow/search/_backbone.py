@@ -37,9 +37,9 @@ def build_backbone(
         normalization_group: group whose orbits (blocks of channels of the
             layout) the batch norms pool their statistics over and the head
             averages over before the dense layers; default `layout_group`.
-            The only other choice, `"C1"`, gives per-channel batch norms and a head that reads every
-            channel, which suits convolutions that are not equivariant to
-            `layout_group` (mixed layers, RPP).
+            The only other choice, `"C1"`, gives per-channel batch norms
+            and a head that reads every channel, which suits convolutions
+            that are not equivariant to `layout_group` (mixed layers, RPP).
         batch_norm_momentum: momentum of every batch norm. 0.9 is PyTorch's
             default (its `momentum=0.1`), as in the thesis. Moving statistics
             lag behind quickly changing weights at any momentum; see

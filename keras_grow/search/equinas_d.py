@@ -45,11 +45,15 @@ def MixedEquivariantCNN(
     keep one statistic (and one `gamma`, `beta`) per channel and the head
     reads every channel (no pooling over the layout's group axis), as for
     the plain convolutional network that a mixed layer is (eq. 12; the
-    authors' super-network does the same). `normalization="orbit"` pools the
-    batch-norm statistics over the orbits of the layout group and averages
-    over its group axis before the head, as `EquivariantCNN` does; then the
-    network is exactly equivariant to every group whose weight is non-zero in
-    all layers, but as long as z gives weight to groups smaller than the
+    authors' super-network does the same); the price is that the network is
+    not exactly invariant even where z is one-hot on a group (per-channel
+    `gamma`/`beta` and head weights need not respect the orbits; the thesis
+    reads the result as a plain network with partial equivariance anyway).
+    `normalization="orbit"` pools the batch-norm statistics over the orbits
+    of the layout group and averages over its group axis before the head, as
+    `EquivariantCNN` does; then the network is exactly equivariant to every
+    group whose weight is non-zero in all layers, but as long as z gives
+    weight to groups smaller than the
     layout group, the |G| channels of an orbit are unrelated features that
     share one mean, variance, `gamma` and `beta` - channels pushed below
     the shared mean die at the ReLU - and the head averages |G| unrelated
