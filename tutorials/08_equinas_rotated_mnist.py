@@ -30,7 +30,7 @@
 # read the table for the pipeline and the trends, not the ranking.
 #
 # Run: `python tutorials/08_equinas_rotated_mnist.py`
-# (`KERAS_GROW_SMOKE=1` for a one-minute smoke run).
+# (`KERAS_GROW_SMOKE=1` for a two-minute smoke run).
 
 # %%
 import json
@@ -300,11 +300,12 @@ summary = {
 # other way round: the batch norm is the main cause). The same holds for RPP,
 # whose C1 path is as large as its D4 path at initialisation (SGD 0.1, seeds
 # 0/1: 0.30/0.37 with orbit statistics, 0.51/0.55 per channel). Ruled out: the
-# mixed layers themselves - a one-group `MixedEquivariantConv` trains
-# *identically* to the static layer of that group from the same initial
-# weights (train accuracy 0.271, 0.492 both), all layouts are consistent (the
-# network is exactly invariant to the intersection of its groups with non-zero
-# z), and z steps, as found before. Fix: `MixedEquivariantCNN` and `RPPCNN`
+# mixed layers themselves - a one-group `MixedEquivariantConv` (weight
+# normalisation off) trains *identically* to the static layer of that group
+# from the same initial weights (D4: train accuracy 0.271, 0.492 both); all
+# layouts are consistent (the network is exactly invariant to the
+# intersection of its groups with non-zero z); and the z steps, as found
+# before. Fix: `MixedEquivariantCNN` and `RPPCNN`
 # now default to `normalization="channel"` (per-channel batch norm, the head
 # reads every channel, as the authors' super-network does); `"orbit"` keeps the
 # exactly invariant layout.
@@ -321,7 +322,7 @@ summary = {
 # by about its learning rate, which is a larger fraction of a wider layer's
 # smaller weights; hence `WEIGHT_LR`.
 #
-# **What still differs.** Errors are 3-10x the paper's: 5 epochs of 3 600
+# **What still differs.** Errors are 4-12x the paper's: 5 epochs of 3 600
 # images instead of 25-100 epochs of 10 800 (or 50 000), a 32- instead of a
 # 128-channel backbone, and the single-seed SGD 0.1 baselines move by several
 # points between seeds (C4: 15.7 vs 7.9, D4: 20.4 vs 13.7). C4 beats C1 in both
