@@ -69,7 +69,10 @@ class MixedEquivariantConv(ExpandedKernelConv, keras.layers.Layer):
         weight_normalization: whether to use the frozen-norm weight
             normalisation described above.
         kernel_initializer: initializer of the component kernels (fans of the
-            expanded `Conv2D` kernel).
+            expanded `Conv2D` kernel); every component is then scaled by
+            `1 / sqrt(sum_G z_G^2)` at the initial z, so that the mixed kernel
+            starts with the variance of one draw (as a plain `Conv2D`),
+            whatever the number of groups.
         bias_initializer: initializer of the component biases.
         architecture_initializer: initializer of the architecture logits
             (default zeros: uniform weights).
@@ -214,9 +217,29 @@ class MixedEquivariantConv(ExpandedKernelConv, keras.layers.Layer):
             shape=(len(self.groups),),
             initializer=self.architecture_initializer,
         )
+        self._scale_initial_kernels()
         self._kernel_index = np.stack(kernel_indices)
         self._bias_index = np.stack(bias_indices) if self.use_bias else None
         self.input_spec = keras.layers.InputSpec(ndim=4, axes={-1: self.input_channels})
+
+    def _scale_initial_kernels(self):
+        """Give the initial mixed kernel the variance of one `kernel_initializer` draw.
+
+        The components are drawn independently, each with the variance the
+        initializer gives the expanded kernel; their z-weighted sum has
+        `sum_G z_G^2` times that variance (1/6 for six groups at uniform z),
+        which makes every optimizer step 1/sqrt(sum z^2) times larger relative
+        to the kernel than in a plain layer. Scaling every component (and its
+        frozen norm) by 1/sqrt(sum_G z_G^2) removes the difference.
+        """
+        z = ops.convert_to_numpy(self.architecture_weights)
+        gain = float(1.0 / np.sqrt(np.sum(np.square(z))))
+        if gain == 1.0:
+            return
+        for kernel in self.component_kernels:
+            kernel.assign(kernel * gain)
+        for norm in self.component_norms:
+            norm.assign(norm * gain)
 
     # ------------------------------------------------------------------ forward
     @property

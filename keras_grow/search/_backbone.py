@@ -26,6 +26,7 @@ def build_backbone(
     include_top=True,
     pooling=None,
     batch_norm_momentum=0.9,
+    normalization_group=None,
 ):
     """Lifting + 7 convolutions, group batch norm, symmetric pooling, invariant head.
 
@@ -33,6 +34,12 @@ def build_backbone(
         conv_factory: `conv_factory(index, channels, lifting, name)` returns a
             layer writing `channels` channels in `layout_group`'s layout.
         layout_group: group whose channel layout every feature map follows.
+        normalization_group: group whose orbits (blocks of channels of the
+            layout) the batch norms pool their statistics over and the head
+            averages over before the dense layers; default `layout_group`.
+            The only other choice, `"C1"`, gives per-channel batch norms
+            and a head that reads every channel, which suits convolutions
+            that are not equivariant to `layout_group` (mixed layers, RPP).
         batch_norm_momentum: momentum of every batch norm. 0.9 is PyTorch's
             default (its `momentum=0.1`), as in the thesis. Moving statistics
             lag behind quickly changing weights at any momentum; see
@@ -50,6 +57,12 @@ def build_backbone(
             f"`width` must be a positive multiple of |{layout.name}|={layout.order}; "
             f"received {width!r}."
         )
+    norm = layout if normalization_group is None else groups.get(normalization_group)
+    if norm.name not in (layout.name, "C1"):
+        raise ValueError(
+            f"`normalization_group` must be {layout.name!r} (the layout group) or 'C1' "
+            f"(per channel); received {norm.name!r}."
+        )
     bad = [i for i in pool_after if not 1 <= i <= 8]
     if bad:
         raise ValueError(f"`pool_after` entries must be in 1..8; received {tuple(pool_after)!r}.")
@@ -59,9 +72,7 @@ def build_backbone(
         channels = width if index <= 4 else 2 * width
         conv_name = "lift_conv1" if index == 1 else f"gconv{index}"
         x = conv_factory(index, channels, index == 1, conv_name)(x)
-        x = GroupBatchNormalization(layout.name, momentum=batch_norm_momentum, name=f"gbn{index}")(
-            x
-        )
+        x = GroupBatchNormalization(norm.name, momentum=batch_norm_momentum, name=f"gbn{index}")(x)
         x = keras.layers.ReLU(name=f"relu{index}")(x)
         if index in pool_after:
             if size is not None and size < 2:
@@ -74,7 +85,7 @@ def build_backbone(
             size = None if size is None else (size - window) // 2 + 1
     if include_top or pooling is not None:
         reduction = "max" if pooling == "max" and not include_top else "mean"
-        x = GroupPooling(layout.name, reduction=reduction, name="group_pool")(x)
+        x = GroupPooling(norm.name, reduction=reduction, name="group_pool")(x)
         spatial = (
             keras.layers.GlobalMaxPooling2D
             if reduction == "max"

@@ -28,6 +28,7 @@ def MixedEquivariantCNN(
     dense_units=64,
     pool_after=(2, 4, 6, 8),
     classifier_activation="softmax",
+    normalization="channel",
     name="mixed_equivariant_cnn",
 ):
     """The EquiNAS_D super-network: the thesis backbone with [G]-mixed layers.
@@ -38,9 +39,26 @@ def MixedEquivariantCNN(
     `MixedEquivariantConv` over `groups`. Channel counts are fixed after
     expansion (`width` channels, then `2 * width`), as in the thesis, and the
     feature maps follow the layout of the smallest group containing `groups`
-    (D4 for the default set), so the batch norms pool over its orbits and the
-    whole network is exactly equivariant to every group whose weight is
-    non-zero in all layers.
+    (D4 for the default set).
+
+    Normalisation. By default (`normalization="channel"`) the batch norms
+    keep one statistic (and one `gamma`, `beta`) per channel and the head
+    reads every channel (no pooling over the layout's group axis), as for
+    the plain convolutional network that a mixed layer is (eq. 12; the
+    authors' super-network does the same); the price is that the network is
+    not exactly invariant even where z is one-hot on a group (per-channel
+    `gamma`/`beta` and head weights need not respect the orbits; the thesis
+    reads the result as a plain network with partial equivariance anyway).
+    `normalization="orbit"` pools the batch-norm statistics over the orbits
+    of the layout group and averages over its group axis before the head, as
+    `EquivariantCNN` does; then the network is exactly equivariant to every
+    group whose weight is non-zero in all layers, but as long as z gives
+    weight to groups smaller than the
+    layout group, the |G| channels of an orbit are unrelated features that
+    share one mean, variance, `gamma` and `beta` - channels pushed below
+    the shared mean die at the ReLU - and the head averages |G| unrelated
+    features into one; on rotated MNIST the super-network then hardly
+    trains (tutorial 08 has the numbers).
 
     Args:
         groups: the candidate groups [G] of every layer.
@@ -51,6 +69,7 @@ def MixedEquivariantCNN(
         dense_units: units of the hidden dense layer.
         pool_after: 1-based convolutions followed by stride-2 pooling.
         classifier_activation: activation of the output layer.
+        normalization: `"channel"` (default) or `"orbit"`, see above.
         name: model name.
 
     Returns:
@@ -64,6 +83,11 @@ def MixedEquivariantCNN(
     (None, 10)
     """
     probe = MixedEquivariantConv(1, kernel_size, groups=groups, lifting=True)
+    layout = probe.layout_group.name
+    if normalization not in ("channel", "orbit"):
+        raise ValueError(
+            f"`normalization` must be 'channel' or 'orbit'; received {normalization!r}."
+        )
 
     def factory(index, channels, lifting, conv_name):
         return MixedEquivariantConv(
@@ -77,7 +101,7 @@ def MixedEquivariantCNN(
 
     return build_backbone(
         factory,
-        probe.layout_group.name,
+        layout,
         input_shape,
         classes,
         width,
@@ -85,6 +109,7 @@ def MixedEquivariantCNN(
         pool_after,
         classifier_activation,
         name,
+        normalization_group="C1" if normalization == "channel" else layout,
     )
 
 

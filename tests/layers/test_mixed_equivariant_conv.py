@@ -107,6 +107,46 @@ def test_architecture_variables_train_and_kernel_norms_stay_frozen():
         np.testing.assert_array_equal(w.numpy(), value)
 
 
+@pytest.mark.parametrize("lifting", [False, True])
+@pytest.mark.parametrize("name", ALL)
+def test_single_group_layer_equals_the_static_layer_of_that_group(name, lifting):
+    """One component, z = 1: the mixed layer is that group's static layer."""
+    order = groups.get(name).order
+    channels = 1 if lifting else 2 * order
+    layer = MixedEquivariantConv(2, 3, groups=(name,), lifting=lifting, use_bias=False)
+    static_type = LiftingConv2D if lifting else GroupConv2D
+    static = static_type(2, 3, name, use_bias=False)
+    x = random_array((2, 9, 9, channels))
+    layer(x), static(x)
+    assert tuple(static.kernel.shape) == tuple(layer.component_kernels[0].shape)
+    # initialised as the static layer: one draw with the expanded kernel's fans
+    assert layer.component_norms[0].numpy() == pytest.approx(
+        np.sqrt(np.sum(np.square(layer.component_kernels[0].numpy().reshape(-1, 2)), axis=0))
+    )
+    static.kernel.assign(layer.component_kernel(0))
+    np.testing.assert_allclose(layer(x).numpy(), static(x).numpy(), atol=1e-6)
+
+
+@pytest.mark.parametrize("architecture_initializer", ["zeros", "random_normal"])
+def test_initial_mixed_kernel_has_the_variance_of_one_initializer_draw(architecture_initializer):
+    """Six components summed with z ~ 1/6 must not start 6x smaller in variance."""
+    keras.utils.set_random_seed(0)
+    layer = mixed(
+        channels=64,
+        filters=8,
+        bias_initializer="zeros",
+        architecture_initializer=architecture_initializer,
+    )
+    fan_in = fan_out = 9 * 64
+    glorot_variance = 2.0 / (fan_in + fan_out)
+    variance = float(np.var(layer.expanded_kernel().numpy()))
+    assert variance == pytest.approx(glorot_variance, rel=0.1)
+    # the plain layer of one group has the same initial variance
+    plain = MixedEquivariantConv(64, 3, groups=("C1",))
+    plain.build((None, None, None, 64))
+    assert float(np.var(plain.expanded_kernel().numpy())) == pytest.approx(glorot_variance, rel=0.1)
+
+
 def test_layout_group_and_channel_counts():
     layer = MixedEquivariantConv(3, 3, groups=("C2", "D1"))
     assert layer.layout_group.name == "D2" and layer.output_channels == 12

@@ -128,3 +128,43 @@ def test_supernet_is_the_thesis_backbone():
     mixed = [layer for layer in net.layers if isinstance(layer, MixedEquivariantConv)]
     assert len(mixed) == 8 and mixed[0].lifting and not mixed[1].lifting
     assert [layer.output_channels for layer in mixed] == [8] * 4 + [16] * 4
+
+
+def test_supernet_normalises_per_channel_unless_asked_for_orbits():
+    kwargs = dict(input_shape=(12, 12, 1), width=8, dense_units=4, pool_after=(2, 4))
+    channel = MixedEquivariantCNN(("C1", "D4"), **kwargs)
+    orbit = MixedEquivariantCNN(("C1", "D4"), normalization="orbit", **kwargs)
+    # per channel: one statistic and one gamma per channel, the head reads all channels
+    assert tuple(channel.get_layer("gbn1").gamma.shape) == (8,)
+    assert channel.get_layer("fc1").kernel.shape[0] == 16
+    # per orbit: one per D4 field (8 channels), the head reads one invariant per field
+    assert tuple(orbit.get_layer("gbn1").gamma.shape) == (1,)
+    assert orbit.get_layer("fc1").kernel.shape[0] == 2
+    with pytest.raises(ValueError, match="`normalization`.*'batch'"):
+        MixedEquivariantCNN(("C1", "D4"), normalization="batch", **kwargs)
+
+
+@pytest.mark.parametrize("normalization", ["channel", "orbit"])
+def test_channel_statistics_are_per_channel_in_training_mode(normalization):
+    """After the first batch norm every channel is standardised only with per-channel stats.
+
+    With orbit statistics and a C1 component the 8 channels of a D4 field
+    share one mean, so single channels stay far from zero mean - the
+    mis-normalisation that stalled the super-network on rotated digits.
+    """
+    keras.utils.set_random_seed(0)
+    net = MixedEquivariantCNN(
+        ("C1", "D4"),
+        input_shape=(12, 12, 1),
+        width=8,
+        dense_units=4,
+        pool_after=(2, 4),
+        normalization=normalization,
+    )
+    probe = keras.Model(net.input, net.get_layer("gbn2").output)
+    x = np.random.default_rng(0).normal(size=(16, 12, 12, 1)).astype("float32")
+    channel_means = probe(x, training=True).numpy().mean(axis=(0, 1, 2))
+    if normalization == "channel":
+        np.testing.assert_allclose(channel_means, 0.0, atol=1e-4)
+    else:
+        assert np.abs(channel_means).max() > 0.05

@@ -44,3 +44,15 @@ def test_rpp_cnn_builds_and_rejects_bad_arguments():
         ResidualPathwayConv(1, 3, l2=-1.0)
     with pytest.raises(ValueError, match="width"):
         RPPCNN("D4", width=12)
+
+
+def test_rpp_cnn_normalises_per_channel_unless_asked_for_orbits():
+    kwargs = dict(input_shape=(12, 12, 1), width=8, dense_units=4, pool_after=(2, 4))
+    channel = RPPCNN("D4", **kwargs)
+    orbit = RPPCNN("D4", normalization="orbit", **kwargs)
+    assert tuple(channel.get_layer("gbn1").gamma.shape) == (8,)
+    assert tuple(orbit.get_layer("gbn1").gamma.shape) == (1,)
+    assert channel.get_layer("fc1").kernel.shape[0] == 16  # every channel of layer 8
+    assert orbit.get_layer("fc1").kernel.shape[0] == 2  # one invariant per D4 field
+    with pytest.raises(ValueError, match="`normalization`.*'group'"):
+        RPPCNN("D4", normalization="group", **kwargs)
