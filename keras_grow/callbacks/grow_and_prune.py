@@ -8,7 +8,11 @@ import warnings
 import keras
 import numpy as np
 
-from keras_grow.callbacks.structural import StructuralCallback, check_layer_names
+from keras_grow.callbacks.structural import (
+    StructuralCallback,
+    check_layer_names,
+    measured_groups,
+)
 from keras_grow.growth import _model_access, north_initializers, pruning
 from keras_grow.growth import context as context_lib
 from keras_grow.growth import metrics as metrics_lib
@@ -387,22 +391,9 @@ class GrowAndPrune(StructuralCallback):
         self._gate()
 
     def _resolve_groups(self):
-        model = self.model
-        names = self.layers if self.layers is not None else model.growable_layers()
-        growable = set(model.growable_layers())
-        groups = []
-        for name in names:
-            if name not in growable:
-                detail = model.explain(name) if name in model.widths() else "not a producer layer"
-                raise ValueError(
-                    f"layers contains {name!r}, which cannot grow or be pruned: {detail} "
-                    f"Growable layers: {sorted(growable)}."
-                )
-            measured = _model_access.measured_layer(model, name)
-            if measured not in groups:
-                groups.append(measured)
+        groups = measured_groups(self.model, self.layers, "grow or be pruned")
         if not groups:
-            raise ValueError(f"model '{model.name}' has no growable layers to grow or prune.")
+            raise ValueError(f"model '{self.model.name}' has no growable layers to grow or prune.")
         return groups
 
     def get_config(self):

@@ -6,7 +6,11 @@ import numbers
 
 import numpy as np
 
-from keras_grow.callbacks.structural import StructuralCallback, check_layer_names
+from keras_grow.callbacks.structural import (
+    StructuralCallback,
+    check_layer_names,
+    measured_groups,
+)
 from keras_grow.growth import _model_access
 from keras_grow.growth import context as context_lib
 from keras_grow.growth import probe as probe_lib
@@ -396,28 +400,7 @@ class Neurogenesis(StructuralCallback):
         return self._probe(x[self._probe_rows], y[self._probe_rows], full=full)
 
     def _resolve_groups(self):
-        model = self.model
-        names = self.layers if self.layers is not None else model.growable_layers()
-        growable = set(model.growable_layers())
-        groups = []
-        for name in names:
-            if name not in growable:
-                known = {layer.name for layer in model.layers}
-                detail = (
-                    model.explain(name)
-                    if name in model.widths()
-                    else (
-                        "it is not a layer of the model" if name not in known else "it has no units"
-                    )
-                )
-                raise ValueError(
-                    f"layers contains {name!r}, which cannot grow: {detail} "
-                    f"Growable layers: {sorted(growable)}."
-                )
-            measured = _model_access.measured_layer(model, name)
-            if measured not in groups:
-                groups.append(measured)
-        return groups
+        return measured_groups(self.model, self.layers, "grow")
 
     # --------------------------------------------------------------- config
 

@@ -46,3 +46,37 @@ def check_layer_names(layers):
         if not isinstance(name, str):
             raise TypeError(f"layers contains {name!r}; expected layer names (str).")
     return layers
+
+
+def measured_groups(model, layers, action="grow"):
+    """The measured layer of every dependency group that `layers` names, in order.
+
+    `layers=None` means every growable layer of the `DynamicModel`. A name that
+    cannot change width raises a `ValueError` saying why (`action` is what the
+    caller would do to it, e.g. "grow or be pruned").
+
+    Example: `measured_groups(model, ["dense", "dense_1"])` returns
+    `["dense", "dense_1"]` for an MLP, and one name per residual group.
+    """
+    from keras_grow.growth import _model_access
+
+    names = layers if layers is not None else model.growable_layers()
+    growable = set(model.growable_layers())
+    known = {layer.name for layer in model.layers}
+    groups = []
+    for name in names:
+        if name not in growable:
+            if name in model.widths():
+                detail = model.explain(name)
+            elif name in known:
+                detail = "it has no units."
+            else:
+                detail = "it is not a layer of the model."
+            raise ValueError(
+                f"layers contains {name!r}, which cannot {action}: {detail} "
+                f"Growable layers: {sorted(growable)}."
+            )
+        measured = _model_access.measured_layer(model, name)
+        if measured not in groups:
+            groups.append(measured)
+    return groups
