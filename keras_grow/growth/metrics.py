@@ -90,16 +90,16 @@ def top_singular_values(matrix, threshold, exact_below=256):
     traffic; on VGG-11's auxiliary gradients 1.5-3× faster than float64),
     accurate to about 1e-6 relative to the largest singular value.
     """
-    matrix = np.asarray(matrix, dtype=np.float64)
+    matrix = np.asarray(matrix)
     smaller = min(matrix.shape) if matrix.size else 0
     if smaller <= exact_below:
         return singular_values(matrix)
     from scipy.sparse.linalg import svds
 
-    single = matrix.astype(np.float32)
+    single = np.asarray(matrix, dtype=np.float32)  # no copy for float32 input
+    start = np.ones(smaller, dtype=np.float32)
     k = 8
     while True:
-        start = np.ones(min(matrix.shape), dtype=np.float32)
         values = np.sort(svds(single, k=k, v0=start, return_singular_vectors=False))[::-1]
         values = values.astype(np.float64)
         if values[-1] <= threshold:
