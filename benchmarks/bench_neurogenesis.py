@@ -9,7 +9,8 @@ about +9 %; GradMax 14.0 s, about +155 %).
    timings are comparable).
    - step: wall-clock of one training step, static, and with the activation
      taps of `Neurogenesis` recording every layer's post-activations and
-     input patches (2 048-row buffers, 256 rows per step): the taps' cost.
+     input patches (2 048-row buffers, 256 rows per step): the taps' cost
+     (median wall clock, and median CPU time of the process per step).
    - NORTH-Select trigger: one evaluation of `ActivationTrigger` (φ_ED) on
      all 10 layers, reading each layer's full buffer, divided by one step.
      Amortised: `Neurogenesis` evaluates a layer only when its buffer holds
@@ -38,6 +39,10 @@ about +9 %; GradMax 14.0 s, about +155 %).
    retraces of the train step and seconds spent in `Neurogenesis.grow` of
    every repeat are printed. `--lr 3e-4` (the thesis' rate) makes the layers
    grow (to about 150-300 / 75-100 units); at the default 1e-3 they barely grow.
+   A `no_growth` variant (γ_a = 10: the trigger never fires) isolates what the
+   taps and trigger evaluations cost, and each run's CPU time spent in steps
+   that traced a train function (the first step, and one after each
+   reallocation) is reported, with the CPU ratio without it.
 
 NumPy's BLAS is limited to one thread (`OPENBLAS_NUM_THREADS=1`, set before
 NumPy loads): on a shared machine a multi-threaded BLAS call stalls whenever
@@ -133,9 +138,12 @@ def trigger_overhead(quick):
     traces = probe.traces
     keys = ("static", "tapped", "north", "step", "probe128", "probe32", "full128")
     times = {key: [] for key in keys}
+    cpu = {"static": [], "tapped": []}
     for _ in range(rounds):
-        median_of(lambda: static.train_on_batch(x, y), times["static"])
-        median_of(lambda: tapped.train_on_batch(x, y), times["tapped"])
+        for key, model in (("static", static), ("tapped", tapped)):
+            start = time.process_time()
+            median_of(lambda model=model: model.train_on_batch(x, y), times[key])
+            cpu[key].append(time.process_time() - start)
         median_of(evaluate_activation_trigger, times["north"])
         median_of(lambda: gradient_model.train_on_batch(x, y), times["step"])
         median_of(lambda: evaluate_gradient_trigger(BATCH), times["probe128"])
@@ -148,6 +156,8 @@ def trigger_overhead(quick):
         "step_static_s": m["static"],
         "step_with_taps_s": m["tapped"],
         "taps_overhead": m["tapped"] / m["static"] - 1,
+        "taps_overhead_cpu": statistics.median(cpu["tapped"]) / statistics.median(cpu["static"])
+        - 1,
         "north_select_trigger_s": m["north"],
         "north_select_per_evaluation": m["north"] / m["tapped"],
         "north_select_evaluated_every_steps": refresh,
@@ -191,15 +201,37 @@ class TimedGrowth:
         callback.grow = timed
 
 
-class TrainFunctions(keras.callbacks.Callback):
-    """Records the train function of every step (a new one means a retrace)."""
+class StepClock(keras.callbacks.Callback):
+    """Times every step (CPU and wall) and notes its train function (a new one: a trace).
+
+    Put it first in the callback list: its `on_train_batch_end` then runs
+    before the other callbacks' (growth is not counted in the step).
+    """
 
     def __init__(self):
         super().__init__()
-        self.ids = []
+        self.ids, self.cpu, self.wall = [], [], []
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self._cpu, self._wall = time.process_time(), time.perf_counter()
 
     def on_train_batch_end(self, batch, logs=None):
+        self.cpu.append(time.process_time() - self._cpu)
+        self.wall.append(time.perf_counter() - self._wall)
         self.ids.append(id(self.model.train_function))
+
+    def retraces(self):
+        """New train functions after the first step (reallocations)."""
+        return len(set(self.ids)) - 1
+
+    def tracing_cpu_seconds(self):
+        """CPU time of the steps that ran a new train function (traced it)."""
+        seen, total = set(), 0.0
+        for function, seconds in zip(self.ids, self.cpu):
+            if function not in seen:
+                seen.add(function)
+                total += seconds
+        return total
 
 
 def _gain(chosen, existing, basis, rank, post):
@@ -300,44 +332,54 @@ def growing_run(repeats, quick, lr=1e-3, variants=tuple(VARIANTS), scoring_rows=
     (x, y), _ = keras_grow.datasets.mnist_5k(seed=0, test_size=1000, flatten=True)
     epochs = 4 if quick else 20
     variants = {
-        name if rows == "auto" else f"{name}_rows_{rows}": (VARIANTS[name], rows)
+        name if rows == "auto" else f"{name}_rows_{rows}": (VARIANTS[name], rows, 0.97)
         for name in variants
         for rows in scoring_rows
     }
+    # The taps and trigger evaluations alone: gamma 10 never triggers growth.
+    variants["no_growth"] = ("auto", "auto", 10.0)
     times = {"medium_static": [], **{name: [] for name in variants}}
     cpu = {name: [] for name in times}
+    tracing = {name: [] for name in times}
     widths, capacities, reallocations, growing = {}, {}, {}, {}
     for repeat in range(repeats):
         model = mlp((256, 256), repeat, lr)
+        clock = StepClock()
         start, start_cpu = time.perf_counter(), time.process_time()
-        model.fit(x, y, epochs=epochs, batch_size=512, verbose=0)
+        model.fit(x, y, epochs=epochs, batch_size=512, verbose=0, callbacks=[clock])
         times["medium_static"].append(time.perf_counter() - start)
         cpu["medium_static"].append(time.process_time() - start_cpu)
-        for name, (reserve, rows) in variants.items():
+        tracing["medium_static"].append(clock.tracing_cpu_seconds())
+        for name, (reserve, rows, gamma) in variants.items():
             model = mlp((64, 64), repeat, lr)
-            trigger = growth.ActivationTrigger(gamma=0.97, epsilon=0.01)
+            trigger = growth.ActivationTrigger(gamma=gamma, epsilon=0.01)
             rows = {"auto": "auto", "all": None}.get(rows, rows)
             initializer = growth.NorthSelect(1000, 0.01, scoring_rows=rows)
             callback = keras_grow.callbacks.Neurogenesis(
                 trigger, initializer, max_units=784, buffer_size=1568, reserve=reserve
             )
             timer = TimedGrowth(callback)
+            clock = StepClock()
             start, start_cpu = time.perf_counter(), time.process_time()
-            watch = TrainFunctions()
-            model.fit(x, y, epochs=epochs, batch_size=512, verbose=0, callbacks=[callback, watch])
+            model.fit(x, y, epochs=epochs, batch_size=512, verbose=0, callbacks=[clock, callback])
             times[name].append(time.perf_counter() - start)
             cpu[name].append(time.process_time() - start_cpu)
+            tracing[name].append(clock.tracing_cpu_seconds())
             growing.setdefault(name, []).append(round(timer.seconds, 2))
             hidden = ("hidden1", "hidden2")
             widths.setdefault(name, []).append([model.widths()[k] for k in hidden])
             capacities.setdefault(name, []).append([model.capacities()[k] for k in hidden])
-            reallocations.setdefault(name, []).append(len(set(watch.ids)) - 1)
+            reallocations.setdefault(name, []).append(clock.retraces())
     medians = {name: statistics.median(values) for name, values in times.items()}
     cpu_medians = {name: statistics.median(values) for name, values in cpu.items()}
+    untraced = {
+        name: statistics.median(c - t for c, t in zip(cpu[name], tracing[name])) for name in cpu
+    }
     result = {f"{name}_s": value for name, value in medians.items()}
     for name in variants:
         result[f"ratio_{name}"] = medians[name] / medians["medium_static"]
         result[f"cpu_ratio_{name}"] = cpu_medians[name] / cpu_medians["medium_static"]
+        result[f"cpu_ratio_without_tracing_{name}"] = untraced[name] / untraced["medium_static"]
         result[f"ratio_of_sums_{name}"] = sum(times[name]) / sum(times["medium_static"])
         result[f"widths_{name}"] = widths[name]
         result[f"capacities_{name}"] = capacities[name]
@@ -345,6 +387,9 @@ def growing_run(repeats, quick, lr=1e-3, variants=tuple(VARIANTS), scoring_rows=
         result[f"seconds_in_growth_{name}"] = growing[name]
     result["runs_s"] = times
     result["runs_cpu_s"] = cpu
+    result["tracing_cpu_s"] = {
+        name: [round(t, 2) for t in values] for name, values in tracing.items()
+    }
     result["epochs"] = epochs
     result["lr"] = lr
     result["scoring_rows"] = list(scoring_rows)

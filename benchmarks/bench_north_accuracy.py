@@ -14,9 +14,10 @@ MNIST-5k gives 160 steps at batch 512, so `--batch 128` (625 steps) is also
 worth a look, and `--batch 128 --epochs 60` (1 875 steps) comes near the
 thesis' step count (BENCHMARKS.md: there NORTH-Select passes Medium Static's
 accuracy, but its first layer grows to the maximum width).
-`--optimizer-state` chooses how new units' Adam second moments start
-(`fresh`: zero, `mean`: the existing units' mean), `--min-new-rows` how often a
-layer is evaluated (default: a fully new buffer per decision;
+`--max-units` caps each hidden layer (thesis: 784, the input width;
+256 caps it at Medium Static's width). `--optimizer-state` chooses how new
+units' Adam second moments start (`fresh`: zero, `mean`: the existing units'
+mean), `--min-new-rows` how often a layer is evaluated (default: a fully new buffer per decision;
 1: at every step, as in the thesis).
 
 Run: `python benchmarks/bench_north_accuracy.py [--gamma 0.97] [--batch 512]
@@ -60,7 +61,7 @@ def run(args, data, seed, hidden, grow):
                     metric="effective_dimension", gamma=args.gamma, epsilon=0.01
                 ),
                 initializer=growth.NorthSelect(candidates=args.candidates),
-                max_units=784,
+                max_units=args.max_units,
                 buffer_size=1568,
                 every=1,
                 rows_per_step=min(args.batch, 512),
@@ -107,6 +108,9 @@ def main():
     parser.add_argument("--lr", type=float, default=3e-4)
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--candidates", type=int, default=1000)
+    parser.add_argument(
+        "--max-units", type=int, default=784, help="widest a hidden layer may grow (thesis: 784)"
+    )
     parser.add_argument("--optimizer-state", choices=["fresh", "mean"], default="fresh")
     parser.add_argument("--min-new-rows", type=int, default=None)
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])

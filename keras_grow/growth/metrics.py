@@ -98,7 +98,7 @@ def top_singular_values(matrix, threshold, exact_below=256):
 
     single = np.asarray(matrix, dtype=np.float32)  # no copy for float32 input
     start = np.ones(smaller, dtype=np.float32)
-    k = 8
+    k = 4  # on VGG-11's auxiliary gradients 4 values cost ~40 % less than 8
     while True:
         values = np.sort(svds(single, k=k, v0=start, return_singular_vectors=False))[::-1]
         values = values.astype(np.float64)
@@ -139,7 +139,8 @@ def effective_dimension(activations, epsilon=_DEFAULT_EPSILON):
             f"activations has {n} rows for {width} units; effective_dimension needs more "
             f"rows than units (n > M). Record more samples (a buffer larger than the width)."
         )
-    return effective_rank(values / np.sqrt(n), epsilon) / width
+    # σ(H / sqrt(n)) > ε  ⇔  σ(H) > ε·sqrt(n): no scaled copy of the buffer.
+    return effective_rank(values, check_epsilon(epsilon) * np.sqrt(n)) / width
 
 
 def orthogonality_gap(activations):

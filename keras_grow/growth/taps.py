@@ -219,6 +219,12 @@ def _input_rows(layer, inputs, outputs, rows_per_step, phase):
 
 
 def _patches(layer, inputs, outputs, rows_per_step, phase):
+    """The receptive-field patches of the sampled output positions, `(count, k… · C)`.
+
+    Gathered straight from `inputs` with clamped indices and zeroed where a
+    patch reaches into the padding: padding the whole input first would copy
+    every layer's input at every step for a few hundred patches.
+    """
     spatial = len(layer.kernel_size)
     out_shape = tf.shape(outputs, out_type=tf.int64)
     in_shape = tf.shape(inputs, out_type=tf.int64)
@@ -232,35 +238,32 @@ def _patches(layer, inputs, outputs, rows_per_step, phase):
         coordinates.insert(0, rest % positions[axis])
         rest = rest // positions[axis]
     batch = rest
-    zero = tf.constant(0, tf.int64)
-    paddings = [[zero, zero]]
-    grids = []
+    kernel_shape = list(layer.kernel_size)
+    target = tf.concat([[count], tf.constant(kernel_shape, tf.int64)], axis=0)
+    index_parts = [tf.broadcast_to(tf.reshape(batch, [-1] + [1] * spatial), target)]
+    inside = tf.ones(target, tf.bool)
     for axis in range(spatial):
         kernel = layer.kernel_size[axis]
         stride = layer.strides[axis]
         dilation = layer.dilation_rate[axis]
         extent = (kernel - 1) * dilation + 1
         if layer.padding == "same":
-            pad = tf.maximum((positions[axis] - 1) * stride + extent - in_shape[axis + 1], 0)
-            paddings.append([pad // 2, pad - pad // 2])
+            padding = (positions[axis] - 1) * stride + extent - in_shape[axis + 1]
+            before = tf.maximum(padding, 0) // 2
         elif layer.padding == "valid":
-            paddings.append([zero, zero])
+            before = tf.constant(0, tf.int64)
         else:
             raise ValueError(
                 f"layer '{layer.name}': padding={layer.padding!r} is not supported for input "
                 "taps; expected 'same' or 'valid'."
             )
         offsets = tf.range(kernel, dtype=tf.int64) * dilation
-        grids.append(coordinates[axis][:, None] * stride + offsets[None, :])  # (count, k_axis)
-    paddings.append([zero, zero])
-    padded = tf.pad(inputs, tf.stack([tf.stack(p) for p in paddings]))
-    kernel_shape = list(layer.kernel_size)
-    index_parts = [tf.reshape(batch, [-1] + [1] * spatial)]
-    for axis in range(spatial):
+        index = coordinates[axis][:, None] * stride + offsets[None, :] - before  # (count, k)
         shape = [-1] + [1] * spatial
         shape[axis + 1] = kernel_shape[axis]
-        index_parts.append(tf.reshape(grids[axis], shape))
-    target = tf.concat([[count], tf.constant(kernel_shape, tf.int64)], axis=0)
-    indices = tf.stack([tf.broadcast_to(part, target) for part in index_parts], axis=-1)
-    patches = tf.gather_nd(padded, indices)  # (count, k_1, ..., k_d, C)
+        index = tf.broadcast_to(tf.reshape(index, shape), target)
+        inside &= (index >= 0) & (index < in_shape[axis + 1])
+        index_parts.append(tf.clip_by_value(index, 0, in_shape[axis + 1] - 1))
+    patches = tf.gather_nd(inputs, tf.stack(index_parts, axis=-1))  # (count, k_1, ..., k_d, C)
+    patches *= tf.cast(inside, patches.dtype)[..., None]
     return tf.reshape(patches, (count, int(np.prod(kernel_shape)) * int(inputs.shape[-1])))

@@ -155,7 +155,11 @@ class ActivationTaps:
     def rows(self, name, active_slots):
         """Rows recorded since the last reset of `name`, active units only."""
         filled = int(self.filled[name].numpy())
-        return self.buffers[name].numpy()[:filled][:, active_slots]
+        rows = self.buffers[name].numpy()[:filled]
+        active_slots = np.asarray(active_slots)
+        if len(active_slots) and np.array_equal(active_slots, np.arange(len(active_slots))):
+            return rows[:, : len(active_slots)]  # the usual layout: a view, no gather
+        return rows[:, active_slots]
 
     def reset(self, name):
         self.positions[name].assign(0)

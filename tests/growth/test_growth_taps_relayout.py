@@ -1,5 +1,6 @@
 import keras
 import numpy as np
+import pytest
 
 import keras_grow
 
@@ -52,3 +53,31 @@ def test_conv_taps_sample_many_positions_and_align_inputs_with_outputs():
     kernel = keras.ops.convert_to_numpy(model.get_layer("c1").kernel).reshape(9, 4)
     np.testing.assert_allclose(activations, patches @ kernel, atol=1e-5)
     assert len(np.unique(patches.round(6), axis=0)) > 32  # not one position over and over
+
+
+@pytest.mark.parametrize(
+    "strides, padding, dilation",
+    [(2, "same", 1), (1, "same", 2), (2, "valid", 1), (1, "same", 1)],
+)
+def test_conv_input_patches_match_outputs_at_the_borders(strides, padding, dilation):
+    # Nonzero up to the image edges, odd and even sizes: patches that reach
+    # into the padding must read zeros there, everywhere else the input.
+    inputs = keras.Input((9, 8, 2))
+    outputs = keras.layers.Conv2D(
+        3, 3, strides=strides, padding=padding, dilation_rate=dilation, use_bias=False, name="c"
+    )(inputs)
+    flat = keras.layers.Flatten()(outputs)
+    model = keras_grow.DynamicModel(keras.Model(inputs, keras.layers.Dense(2)(flat)), seed=0)
+    model.compile(keras.optimizers.SGD(0.0), "mse")
+    taps = keras_grow.growth.watch_layers(model, ["c"], buffer_size=400, rows_per_step=200)
+    images = np.random.default_rng(1).normal(size=(8, 9, 8, 2)).astype("float32")
+    model.fit(images, np.zeros((8, 2)), batch_size=8, epochs=2, verbose=0, shuffle=False)
+    activations, patches = model.activations("c"), taps.inputs("c")
+    kernel = keras.ops.convert_to_numpy(model.get_layer("c").kernel).reshape(-1, 3)
+    positions = int(np.prod(model.get_layer("c").output.shape[1:3]))
+    assert len(activations) == min(400, 2 * min(200, 8 * positions))
+    np.testing.assert_allclose(activations, patches @ kernel, atol=1e-5)
+    if padding == "valid":
+        assert np.all(patches != 0)
+    else:
+        assert np.any(patches == 0)  # border patches read the zero padding

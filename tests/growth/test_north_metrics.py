@@ -102,5 +102,8 @@ def test_top_singular_values_agree_with_the_full_spectrum():
     assert metrics.top_singular_values(matrix, threshold=50.0)[0] == pytest.approx(9.0, rel=1e-6)
     everything = metrics.top_singular_values(matrix, threshold=0.0)  # falls back to exact
     assert np.sum(everything > 0.005) == 300
+    six = np.concatenate([[9.0, 8.0, 7.0, 6.0, 5.0, 4.0], np.linspace(1.0, 0.01, 294)])
+    top = metrics.top_singular_values(left @ np.diag(six) @ right.T, threshold=3.0)
+    np.testing.assert_allclose(top[top > 3.0], six[:6], rtol=1e-6)  # more than the first k
     small = metrics.top_singular_values(np.diag([3.0, 2.0, 1.0]), threshold=1.5)
     np.testing.assert_allclose(small, [3.0, 2.0, 1.0])
