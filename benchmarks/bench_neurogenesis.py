@@ -150,14 +150,14 @@ def trigger_overhead(quick):
         median_of(lambda: evaluate_gradient_trigger(32), times["probe32"])
         median_of(lambda: evaluate_gradient_trigger(BATCH, full=True), times["full128"])
     m = {key: statistics.median(values) for key, values in times.items()}
+    cpu_median = {key: statistics.median(values) for key, values in cpu.items()}
     refresh = buffer_size // rows_per_step
     return {
         "rounds": rounds,
         "step_static_s": m["static"],
         "step_with_taps_s": m["tapped"],
         "taps_overhead": m["tapped"] / m["static"] - 1,
-        "taps_overhead_cpu": statistics.median(cpu["tapped"]) / statistics.median(cpu["static"])
-        - 1,
+        "taps_overhead_cpu": cpu_median["tapped"] / cpu_median["static"] - 1,
         "north_select_trigger_s": m["north"],
         "north_select_per_evaluation": m["north"] / m["tapped"],
         "north_select_evaluated_every_steps": refresh,
