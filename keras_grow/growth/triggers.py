@@ -187,6 +187,15 @@ class ActivationTrigger(_OrthogonalityTrigger):
     units; once new units stop adding rank, growth pauses until training
     differentiates them.
 
+    So γ sets a growth *rate* as long as φ stays near 1, which it can for a
+    long time: on MNIST-5k the first hidden layer's units stay independent
+    up to the input dimension, and its final width depends on how long
+    training lasts. Reaching a static network's accuracy with fewer
+    parameters there took γ = 0.98 instead of 0.97, or `max_units` at the
+    static width (`Neurogenesis`; BENCHMARKS.md, "NORTH* neurogenesis").
+    A layer whose baseline φ₀ is below 1 grows faster, by `M (1 − γ φ₀)`
+    per decision, once training makes its units independent.
+
     The baseline φ₀ is the layer's first measurement (taken from the first
     full activation buffer, i.e. right after initialisation) for dense layers,
     and the running maximum of all measurements so far for convolutions
