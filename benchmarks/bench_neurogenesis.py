@@ -29,10 +29,14 @@ about +9 %; GradMax 14.0 s, about +155 %).
 2. Growing run: the MLP 784-64-64-10 with NORTH-Select (candidates=1000,
    max_units=784, buffer_size=1568, every=1) for 20 epochs at batch 512 on
    MNIST-5k, against Medium Static (784-256-256-10) for the same epochs;
-   capacity policies `reserve="auto"` (the default: 4x the starting width up
-   front, then geometric reallocation capped at `max_units`), `reserve=True`
-   (784 up front: no retrace, compute at 784), `reserve=False` (the
-   DynamicModel's geometric reallocation) and `reserve=256`. Runs are
+   capacity policies `reserve="auto"` (the default: geometric reallocation
+   capped at `max_units`; with the default `reassignable_storage="auto"` the
+   Dense groups reallocate in place, so no headroom is reserved and the
+   network trains at its own width), the same with the old static storage
+   (`reserve_auto_static_storage`: 4x the starting width up front, a retrace
+   per reallocation, masked steps at 256), `reserve=True` (784 up front:
+   compute at 784), `reserve=False` (the DynamicModel's geometric
+   reallocation) and `reserve=256`. Runs are
    interleaved and the medians of `--repeats` runs are compared (wall clock,
    and CPU time of the process, which counts the work done whatever share of
    the shared cores the process got); widths, capacities (hidden1, hidden2),
@@ -47,14 +51,19 @@ about +9 %; GradMax 14.0 s, about +155 %).
 NumPy's BLAS is limited to one thread (`OPENBLAS_NUM_THREADS=1`, set before
 NumPy loads): on a shared machine a multi-threaded BLAS call stalls whenever
 one of its threads is descheduled (we measured 0.7 ms vs 94 ms medians for
-the same Gram matrix). TensorFlow keeps its own thread pools.
+the same Gram matrix). TensorFlow keeps its own thread pools. A
+`DynamicModel.fit` with a structural callback sets the same limit itself
+(`StructuralCallback.blas_threads`); `--blas-default` leaves the variable
+unset, to measure that.
 
 Run: `python benchmarks/bench_neurogenesis.py [--quick] [--repeats 3]`.
 """
 
 import os
+import sys
 
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+if "--blas-default" not in sys.argv:
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import argparse  # noqa: E402
@@ -174,10 +183,10 @@ def trigger_overhead(quick):
     }
 
 
-def mlp(hidden, seed, lr=1e-3):
+def mlp(hidden, seed, lr=1e-3, storage="auto"):
     keras.utils.set_random_seed(seed)
     base = keras_grow.applications.GrowingMLP(input_shape=(784,), hidden=hidden, classes=10)
-    model = keras_grow.DynamicModel(base, seed=seed)
+    model = keras_grow.DynamicModel(base, seed=seed, reassignable_storage=storage)
     model.compile(
         keras.optimizers.Adam(lr), "sparse_categorical_crossentropy", metrics=["accuracy"]
     )
@@ -320,11 +329,13 @@ def scoring_rows_quality(quick, seeds=3):
     }
 
 
+# name: (Neurogenesis reserve, DynamicModel reassignable_storage)
 VARIANTS = {
-    "reserve_auto": "auto",
-    "reserve_784": True,
-    "reserve_none": False,
-    "reserve_256": 256,
+    "reserve_auto": ("auto", "auto"),
+    "reserve_auto_static_storage": ("auto", False),
+    "reserve_784": (True, "auto"),
+    "reserve_none": (False, "auto"),
+    "reserve_256": (256, "auto"),
 }
 
 
@@ -337,7 +348,7 @@ def growing_run(repeats, quick, lr=1e-3, variants=tuple(VARIANTS), scoring_rows=
         for rows in scoring_rows
     }
     # The taps and trigger evaluations alone: gamma 10 never triggers growth.
-    variants["no_growth"] = ("auto", "auto", 10.0)
+    variants["no_growth"] = (("auto", "auto"), "auto", 10.0)
     times = {"medium_static": [], **{name: [] for name in variants}}
     cpu = {name: [] for name in times}
     tracing = {name: [] for name in times}
@@ -350,8 +361,8 @@ def growing_run(repeats, quick, lr=1e-3, variants=tuple(VARIANTS), scoring_rows=
         times["medium_static"].append(time.perf_counter() - start)
         cpu["medium_static"].append(time.process_time() - start_cpu)
         tracing["medium_static"].append(clock.tracing_cpu_seconds())
-        for name, (reserve, rows, gamma) in variants.items():
-            model = mlp((64, 64), repeat, lr)
+        for name, ((reserve, storage), rows, gamma) in variants.items():
+            model = mlp((64, 64), repeat, lr, storage)
             trigger = growth.ActivationTrigger(gamma=gamma, epsilon=0.01)
             rows = {"auto": "auto", "all": None}.get(rows, rows)
             initializer = growth.NorthSelect(1000, 0.01, scoring_rows=rows)
@@ -402,6 +413,11 @@ def main():
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--only", choices=["triggers", "growing", "select"], default=None)
     parser.add_argument("--lr", type=float, default=1e-3, help="Adam rate of the growing run")
+    parser.add_argument(
+        "--blas-default",
+        action="store_true",
+        help="leave OPENBLAS_NUM_THREADS unset (the limit then comes from DynamicModel.fit)",
+    )
     parser.add_argument(
         "--variants",
         nargs="+",

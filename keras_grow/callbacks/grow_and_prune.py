@@ -172,6 +172,7 @@ class GrowAndPrune(StructuralCallback):
         self.flops_history.append((self._iteration(), flops(model)))
 
     def on_train_end(self, logs=None):
+        super().on_train_end(logs)
         if self.model._state.taps is not None:
             self.model.unwatch()
 

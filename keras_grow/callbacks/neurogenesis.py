@@ -55,18 +55,19 @@ class Neurogenesis(StructuralCallback):
     measured with the new units.
 
     Capacity: a `DynamicModel` computes at its allocated capacity (inactive
-    slots are masked), and each reallocation retraces the train step (about
-    as long as the first trace). The default, `reserve="auto"`, allocates
-    `AUTO_HEADROOM` (4) times each layer's starting width when training
-    starts (at most `max_units`) and, when a layer outgrows that, the
-    model's `growth_factor` times the capacity (again at most `max_units`):
-    a handful of retraces over a run, and steps that cost about what the
-    current width costs. On the issue's MNIST MLP (64-64, maximum 784) a
-    NORTH-Select run costs 1.06-1.2× the Medium Static 256-256 run with this
-    policy, against 1.5-2.3× with `reserve=True`, when the layers grow little
-    (see BENCHMARKS.md, "NORTH* neurogenesis"; when they grow to about 300
-    units, about 1.7× in CPU time, of which `NorthSelect`'s candidate scoring
-    and the φ_ED evaluations are about half).
+    slots are masked). A reallocation retraces the train step (about as long
+    as the first trace) unless the group reallocates in place
+    (`DynamicModel.reallocates_in_place`: Dense groups of a model built with
+    `reassignable_storage="auto"` or `True`). The default, `reserve="auto"`,
+    grows each layer's capacity by the model's `growth_factor` when the
+    layer outgrows it (at most `max_units`); for groups that would retrace it
+    also allocates `AUTO_HEADROOM` (4) times the starting width when
+    training starts: a handful of retraces over a run, and steps that cost
+    about what the current width costs. Groups that reallocate in place get
+    no headroom: the network trains at its own width, which is where a
+    growing run saves time over a static one (BENCHMARKS.md, "NORTH*
+    neurogenesis": on the issue's MNIST MLP, 64-64 growing to about 170-80,
+    RATIO_PLACEHOLDER).
     `reserve=True` allocates `max_units` up front: never a retrace, but
     every step computes (masked) at the maximal width (on an accelerator,
     where a wider matmul costs little and a retrace is an XLA
@@ -254,6 +255,7 @@ class Neurogenesis(StructuralCallback):
         self._rng = np.random.default_rng(self.seed)
 
     def on_train_end(self, logs=None):
+        super().on_train_end(logs)
         if self._taps is not None:
             self.model.unwatch()
             self._taps = None
@@ -335,6 +337,8 @@ class Neurogenesis(StructuralCallback):
     def _reserved_capacity(self, layer):
         limit = self.limit(layer)
         if self.reserve == "auto":
+            if self.model.reallocates_in_place(layer):
+                return None  # reallocations cost a copy, not a retrace: no headroom
             wanted = math.ceil(AUTO_HEADROOM * self.model.widths()[layer])
             return wanted if limit is None else min(wanted, limit)
         if self.reserve is True:

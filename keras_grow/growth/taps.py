@@ -73,11 +73,14 @@ class GrowthTaps(activation_taps.ActivationTaps):
             model.inputs, [outputs, tensors + inputs], name=f"{model.name}_growth_taps"
         )
         self.input_buffers, self.written, self.stale = {}, {}, set()
+        # With re-assignable storage a reallocation keeps the compiled step, so
+        # the input buffers must keep their resources too: unknown widths.
+        self._reassignable = bool(getattr(model, "reassignable_storage", False))
         with model.distribute_strategy.scope():
             for name, tensor in zip(self.input_layers, inputs):
                 columns = _patch_size(self.layers[name]) * int(tensor.shape[-1])
-                self.input_buffers[name] = tf.Variable(
-                    tf.zeros((self.buffer_size, columns)), trainable=False
+                self.input_buffers[name] = self._make_buffer(
+                    np.zeros((self.buffer_size, columns), np.float32)
                 )
             for name in self.layer_names:
                 self.written[name] = tf.Variable(0, dtype=tf.int64, trainable=False)
@@ -93,7 +96,7 @@ class GrowthTaps(activation_taps.ActivationTaps):
             rows = _input_rows(
                 self.layers[name], tensor, output, self.rows_per_step, self.positions[name]
             )
-            if rows.shape[-1] != buffer.shape[-1]:
+            if buffer.shape[-1] is not None and rows.shape[-1] != buffer.shape[-1]:
                 self.stale.add(name)  # trace time: the input was resized elsewhere
                 continue
             slots = (self.positions[name] + tf.range(tf.shape(rows, tf.int64)[0])) % (
@@ -135,16 +138,24 @@ class GrowthTaps(activation_taps.ActivationTaps):
                 continue
             patch = _patch_size(self.layers[reader])
             # The group already has its new capacity; the buffer still has the old one.
-            channels = int(self.input_buffers[reader].shape[1]) // patch
+            old = self.input_buffers[reader].numpy()
+            channels = old.shape[1] // patch
             source = _source_map(layout, group, np.asarray(slot_map), channels)
             columns = (np.arange(patch)[:, None] * channels + source[None, :]).reshape(-1)
             columns = np.where(np.tile(source, patch) >= 0, columns, -1)
-            value = storage.gather_axis(self.input_buffers[reader].numpy(), 1, columns, 0.0)
-            # A new static buffer: `record` checks its width at trace time, and
-            # a reallocation retraces (with reassignable storage a Dense group
-            # may not: then `record` marks the layer's inputs stale).
-            self.input_buffers[reader] = tf.Variable(value, trainable=False)
+            value = storage.gather_axis(old, 1, columns, 0.0)
+            if self._reassignable:
+                storage.assign_any_shape(self.input_buffers[reader], value)
+            else:
+                # A new static buffer: `record` checks its width at trace time,
+                # and the reallocation retraces the step.
+                self.input_buffers[reader] = self._make_buffer(value)
             self.input_layouts[reader] = layout
+
+    def _make_buffer(self, value):
+        if self._reassignable:
+            return storage.dynamic_variable(value, trainable=False)
+        return tf.Variable(value, trainable=False)
 
     def _model_group(self, name):
         for layout in self.input_layouts.values():

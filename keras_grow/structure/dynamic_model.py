@@ -22,6 +22,7 @@ import numbers
 import keras
 import numpy as np
 import tensorflow as tf
+import threadpoolctl
 
 from keras_grow.structure import activation_taps, optimizer_state, storage, unit_edits, unit_views
 from keras_grow.structure import graph as graph_lib
@@ -83,14 +84,16 @@ class DynamicModel(keras.Model):
             run resumed from a checkpoint draws the same numbers. If `None`,
             drawn from NumPy's global generator (`keras.utils.set_random_seed`
             makes it reproducible).
-        reassignable_storage: give growable variables storage of unknown
-            dimensions, so that a reallocation assigns in place: no retrace
-            for groups whose layers do not bake their width into `call`
-            (Dense, BatchNormalization), and old buffers freed at once. The
-            price is slower steps (about 25 % for an MLP on CPU, measured in
-            `benchmarks/bench_resize_overhead.py`), so it pays only when
-            reallocations are frequent. By default (`False`) a reallocation
-            makes new variables and retraces once.
+        reassignable_storage: `"auto"` (default): growable groups whose
+            layers do not bake their width into `call` (Dense,
+            BatchNormalization) get storage of unknown dimensions, so that a
+            reallocation assigns in place: no retrace, and the old buffers
+            are freed at once (Dense steps run as fast as with static
+            storage). Groups with convolutions keep static storage, where
+            unknown shapes make steps about 2x slower on CPU: a reallocation
+            makes new variables and retraces once (see BENCHMARKS.md,
+            "DynamicModel"). `True`: unknown dimensions for every growable
+            group; `False`: static storage everywhere.
         **kwargs: passed to `keras.Model` (e.g. `name`).
 
     Example:
@@ -115,7 +118,7 @@ class DynamicModel(keras.Model):
         growth_factor=2.0,
         log_widths=True,
         seed=None,
-        reassignable_storage=False,
+        reassignable_storage="auto",
         **kwargs,
     ):
         if len(args) == 1 and isinstance(args[0], keras.Model) and "inputs" not in kwargs:
@@ -131,7 +134,7 @@ class DynamicModel(keras.Model):
             )
         self.growth_factor = float(growth_factor)
         self.log_widths = bool(log_widths)
-        self.reassignable_storage = bool(reassignable_storage)
+        self.reassignable_storage = _check_storage_mode(reassignable_storage)
         # NumPy's global generator, so that keras.utils.set_random_seed applies.
         self.seed = int(np.random.randint(2**31 - 1)) if seed is None else int(seed)  # noqa: NPY002
         self._state = _State(graph_lib.analyze(self))
@@ -509,6 +512,16 @@ class DynamicModel(keras.Model):
                 logs[f"width_{name}"] = tf.identity(variable)
         return logs
 
+    def fit(self, *args, **kwargs):
+        """`keras.Model.fit`, with NumPy's BLAS limited to the fewest threads
+        any callback asks for (`blas_threads`, e.g. structural callbacks: 1)."""
+        callbacks = kwargs.get("callbacks", args[5] if len(args) > 5 else None)
+        threads = _blas_threads(callbacks)
+        if threads is None:
+            return super().fit(*args, **kwargs)
+        with threadpoolctl.threadpool_limits(limits=threads, user_api="blas"):
+            return super().fit(*args, **kwargs)
+
     def make_train_function(self, force=False):
         if self._ensure_reassignable_storage():
             force = True
@@ -539,7 +552,7 @@ class DynamicModel(keras.Model):
         variables = {
             id(use.variable): use.variable
             for group in self._state.graph.groups
-            if group.growable
+            if group.growable and self._in_place(group)
             for use in group.axis_uses
         }
         optimizer = getattr(self, "optimizer", None)
@@ -547,7 +560,12 @@ class DynamicModel(keras.Model):
             # Keras builds optimizers lazily inside the first step; build it
             # now so its slots get re-assignable storage too.
             optimizer.build(self.trainable_variables)
-        slot_table = self._optimizer_slots()
+        # Copied as they are: no slot rule involved, so no unsupported-optimizer warning.
+        slot_table = (
+            optimizer_state.slots_by_variable(optimizer)
+            if optimizer_state.is_built(optimizer)
+            else {}
+        )
         targets = list(variables.values()) + [
             slot for v in variables.values() for slot, _ in slot_table.get(id(v), ())
         ]
@@ -610,7 +628,7 @@ class DynamicModel(keras.Model):
         model.growth_factor = float(options.get("growth_factor", model.growth_factor))
         model.log_widths = bool(options.get("log_widths", model.log_widths))
         model.seed = options.get("seed", model.seed)
-        model.reassignable_storage = bool(options.get("reassignable_storage", False))
+        model.reassignable_storage = _check_storage_mode(options.get("reassignable_storage", False))
         model._build_masks()  # masks follow the storage mode
         if structure is not None:
             model._apply_structure_config(structure)
@@ -738,9 +756,8 @@ class DynamicModel(keras.Model):
             optimizer_state.variable_keys(optimizer, self.trainable_variables) if slot_table else {}
         )
         strategy = self.distribute_strategy
-        retrace = unit_edits.reallocate(
-            group, slot_map, slot_table, strategy, self.reassignable_storage
-        )
+        in_place = self._in_place(group)
+        retrace = unit_edits.reallocate(group, slot_map, slot_table, strategy, in_place)
         taps = self._state.taps
         for layer in group.producers if taps is not None else ():
             if layer.name in taps.layer_names:
@@ -748,7 +765,7 @@ class DynamicModel(keras.Model):
         self._refresh_symbolic_shapes()
         if slot_table:
             optimizer_state.refresh_variable_index(optimizer, old_keys)
-        if retrace and not self.reassignable_storage:
+        if retrace and not in_place:
             self._build_masks()  # static masks of the new shapes
         self._update_masks()
         if retrace:
@@ -774,15 +791,32 @@ class DynamicModel(keras.Model):
                         if axis in (-1, rank - 1):
                             axes[axis] = tensor.shape[-1]
 
+    def reallocates_in_place(self, layer_name):
+        """Whether a reallocation of `layer_name`'s group keeps the compiled step.
+
+        True when the group has re-assignable storage (`reassignable_storage`
+        is True, or `"auto"` and no layer of the group bakes its width into
+        `call`) and none of its layers does: a capacity change then costs a
+        copy of the group's variables, not a retrace.
+        """
+        group = self._group_of(layer_name)
+        return self._in_place(group) and not unit_edits.bakes_width(group)
+
+    def _in_place(self, group):
+        """Whether `group`'s variables get storage of unknown dimensions."""
+        if self.reassignable_storage == "auto":
+            return not unit_edits.bakes_width(group)
+        return bool(self.reassignable_storage)
+
     def _build_masks(self):
         """Create the per-axis gradient masks and width variables (traced state).
 
-        With `reassignable_storage` masks have unknown dimensions and a
-        reallocation re-assigns them; otherwise they are rebuilt with it.
+        Masks of axes that involve a group with re-assignable storage have
+        unknown dimensions and a reallocation re-assigns them; the others are
+        rebuilt with it.
         """
         state = self._state
         trainable = {id(v) for v in self.trainable_variables}
-        make = storage.dynamic_variable if self.reassignable_storage else tf.Variable
         state.axis_masks, state.gradient_masks = {}, {}
         with self.distribute_strategy.scope():
             for use in state.graph.axis_uses:
@@ -790,6 +824,8 @@ class DynamicModel(keras.Model):
                     continue
                 if not any(g.growable for g in use.layout.groups()):
                     continue
+                dynamic = any(self._in_place(g) for g in use.layout.groups() if g.growable)
+                make = storage.dynamic_variable if dynamic else tf.Variable
                 mask = make(storage.axis_mask(use.layout), trainable=False)
                 state.axis_masks[use] = mask
                 state.gradient_masks.setdefault(id(use.variable), []).append((mask, use.axis))
@@ -832,6 +868,23 @@ def _graph_endpoints(base):
     inputs = base.inputs[0] if len(base.inputs) == 1 else base.inputs
     outputs = base.outputs[0] if len(base.outputs) == 1 else base.outputs
     return inputs, outputs
+
+
+def _blas_threads(callbacks):
+    """The fewest BLAS threads requested by `callbacks` (`None`: no request)."""
+    if callbacks is None or isinstance(callbacks, keras.callbacks.CallbackList):
+        callbacks = getattr(callbacks, "callbacks", None) or []
+    requests = [getattr(c, "blas_threads", None) for c in callbacks]
+    requests = [int(r) for r in requests if r is not None]
+    return min(requests) if requests else None
+
+
+def _check_storage_mode(value):
+    if isinstance(value, (bool, np.bool_)) or value == "auto":
+        return value if value == "auto" else bool(value)
+    raise ValueError(
+        f"reassignable_storage={value!r} is not allowed; expected True, False or 'auto'."
+    )
 
 
 def _check_count(value, name):

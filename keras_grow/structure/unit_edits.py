@@ -124,8 +124,15 @@ def reallocate(group, slot_map, slot_table, strategy, reassignable=False):
     group.capacity = len(slot_map)
     for layer in group.producers:
         unit_specs.set_width(layer, unit_specs.unit_spec(layer), group.capacity)
+    return created or bakes_width(group)
+
+
+def bakes_width(group):
+    """Whether a layer using `group`'s axis builds shapes from its width in `call`
+    (a convolution reshaping its bias): its compiled step must be retraced when
+    the capacity changes."""
     layers = {id(use.layer): use.layer for use in group.axis_uses}.values()
-    return created or any(unit_specs.unit_spec(layer).width_in_call for layer in layers)
+    return any(unit_specs.unit_spec(layer).width_in_call for layer in layers)
 
 
 def _fill(use):

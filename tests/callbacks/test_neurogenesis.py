@@ -7,11 +7,11 @@ from keras_grow import growth
 from keras_grow.callbacks import Neurogenesis
 
 
-def _mlp(widths=(3, 3), seed=0):
+def _mlp(widths=(3, 3), seed=0, **options):
     model = keras_grow.applications.GrowingMLP(
         input_shape=(8,), hidden=widths, classes=2, classifier_activation=None
     )
-    model = keras_grow.DynamicModel(model, seed=seed)
+    model = keras_grow.DynamicModel(model, seed=seed, **options)
     model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     return model
 
@@ -56,18 +56,18 @@ def test_north_select_grows_records_reasons_and_never_retraces():
     assert model._state.taps is None  # unwatched when training ends
 
 
-def test_auto_reserve_grows_capacity_geometrically_up_to_max_units():
-    """Default capacity: 4x the starting width, then x growth_factor, capped at max_units."""
-    model = _mlp((3, 3))
-    seen = []
+def _watch_capacity(model):
+    """Fit the 3-3 MLP growing linearly to 40 units; (capacity, width) per step."""
+    seen, functions = [], set()
 
     class Watch(keras.callbacks.Callback):
         def on_train_batch_end(self, batch, logs=None):
             seen.append((self.model.capacities()["hidden1"], self.model.widths()["hidden1"]))
+            functions.add(id(self.model.train_function))
 
     callback = Neurogenesis(
         growth.FixedSchedule("linear", final_units=40, growth_fraction=0.5),
-        growth.NorthRandom(),
+        growth.NorthSelect(candidates=20),
         max_units=40,
         buffer_size=64,
         rows_per_step=16,
@@ -75,12 +75,31 @@ def test_auto_reserve_grows_capacity_geometrically_up_to_max_units():
     assert callback.reserve == "auto"
     _fit(model, callback, epochs=2, extra=[Watch()])  # 16 steps, growth over the first 8
     capacities = [c for c, _ in seen]
-    assert sorted(set(capacities)) == [12, 24, 40]  # 4 x 3, then 2 x 12, then the cap
     assert capacities == sorted(capacities)
     assert all(width <= capacity for capacity, width in seen)
+    return sorted(set(capacities)), len(functions)
+
+
+def test_auto_reserve_grows_capacity_geometrically_up_to_max_units():
+    """Static storage: 4x the starting width up front, then x growth_factor, capped."""
+    model = _mlp((3, 3), reassignable_storage=False)
+    capacities, functions = _watch_capacity(model)
+    assert capacities == [12, 24, 40]  # 4 x 3, then 2 x 12, then the cap
+    assert functions == 3  # each reallocation retraced
     assert model.widths()["hidden1"] == 40 and model.capacities()["hidden1"] == 40
     reserves = [e for e in model.structure_history if e.operation == "reserve"]
     assert [e.count for e in reserves if e.layer == "hidden1"] == [12, 24, 40]
+
+
+def test_auto_reserve_without_headroom_when_groups_reallocate_in_place():
+    """Default storage: Dense groups reallocate in place, so no up-front headroom:
+    the capacity follows the width geometrically and the step is never retraced."""
+    model = _mlp((3, 3))
+    capacities, functions = _watch_capacity(model)
+    assert capacities[0] < 12 and capacities[-1] == 40
+    assert all(b <= max(2 * a, 40) for a, b in zip(capacities, capacities[1:]))
+    assert functions == 1
+    assert model.widths()["hidden1"] == 40 and model.capacities()["hidden1"] == 40
 
 
 def test_max_units_caps_growth_and_evaluation_needs_a_full_fresh_buffer():
@@ -278,13 +297,19 @@ def test_bad_optimizer_state_is_rejected(options, error, message):
         Neurogenesis(trigger, initializer, **options)
 
 
-def test_input_taps_follow_reallocations():
-    model = _mlp((3, 3))
+@pytest.mark.parametrize("storage", [False, "auto"])
+def test_input_taps_follow_reallocations(storage):
+    model = _mlp((3, 3), reassignable_storage=storage)
     taps = growth.watch_layers(model, ["hidden1", "hidden2"], buffer_size=32, rows_per_step=16)
     x, y = _data()
     model.fit(x, y, batch_size=16, epochs=1, verbose=0)
+    function = model.train_function
     model.add_units("hidden1", 5)  # beyond capacity: hidden2's inputs are reallocated
     model.fit(x, y, batch_size=16, epochs=1, verbose=0)
+    assert (model.train_function is function) is (storage == "auto")  # in place: no retrace
     inputs = taps.inputs("hidden2")
     assert inputs.shape == (32, model.capacities()["hidden1"]) and not taps.stale
-    assert np.abs(inputs[:, model.active_units("hidden1")[:3]]).sum() > 0
+    # hidden2 reads hidden1's post-activations: the same rows, recorded in the same steps
+    active = model.active_units("hidden1")
+    np.testing.assert_array_equal(inputs[:, active], model.activations("hidden1"))
+    assert np.abs(inputs[:, active[3:]]).sum() > 0  # the new units' rows were recorded
