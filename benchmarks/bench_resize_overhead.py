@@ -7,10 +7,11 @@ Measured in one process (issue "DynamicModel", performance section):
    steps), against the static 784-256-256-10 model trained for the same steps.
    Both sides start from a fresh model, so both pay their first trace; the
    ratio is growing wall-clock / static wall-clock. Three growing variants:
-   default geometric capacity (growth_factor=2: 64 -> 128 -> 256, two
-   reallocations, each retracing), capacity reserved up front
-   (`ScheduledGrowth(reserve=True)`), and geometric with
-   `reassignable_storage=True` (reallocations in place, no retrace).
+   static storage with geometric capacity (`reassignable_storage=False`,
+   growth_factor=2: 64 -> 128 -> 256, two reallocations, each retracing),
+   capacity reserved up front (`ScheduledGrowth(reserve=True)`), and
+   geometric with `reassignable_storage=True` (reallocations in place, no
+   retrace; what the default `"auto"` gives this all-Dense MLP).
 2. The cost of one resize event, in ms: within capacity (the `add_units` call)
    and with reallocation (the call plus the retrace paid by the next step),
    for the MLP and for VGG-11 at 1/4 width on 32x32x3.
@@ -129,7 +130,7 @@ def event_cost(model, data, layer, units, events):
 
 def memory_over_events(data, events, cycles):
     keras.utils.set_random_seed(0)
-    model = compiled(keras_grow.DynamicModel(mlp(64)))
+    model = compiled(keras_grow.DynamicModel(mlp(64), reassignable_storage=False))
     model.reserve("h1", 128)
     model.reserve("h2", 128)
     batch = next(iter(data))
@@ -172,7 +173,7 @@ def step_times(data, steps=100, repeats=7):
     """Median ms per step at 256-256: plain, DynamicModel, reassignable storage."""
     models = {
         "plain": compiled(mlp(256)),
-        "dynamic_model": compiled(keras_grow.DynamicModel(mlp(256))),
+        "dynamic_model": compiled(keras_grow.DynamicModel(mlp(256), reassignable_storage=False)),
         "reassignable": compiled(keras_grow.DynamicModel(mlp(256), reassignable_storage=True)),
     }
     times = {name: [] for name in models}
@@ -204,7 +205,8 @@ def main():
             flush=True,
         )
     keras.utils.set_random_seed(0)
-    results["event_cost"]["mlp"] = event_cost(keras_grow.DynamicModel(mlp(64)), data, "h1", 8, 20)
+    static_mlp = keras_grow.DynamicModel(mlp(64), reassignable_storage=False)
+    results["event_cost"]["mlp"] = event_cost(static_mlp, data, "h1", 8, 20)
     cifar = tf.data.Dataset.from_tensors(
         (tf.random.normal((BATCH, 32, 32, 3)), tf.zeros((BATCH,), tf.int64))
     ).repeat()

@@ -107,3 +107,27 @@ def test_top_singular_values_agree_with_the_full_spectrum():
     np.testing.assert_allclose(top[top > 3.0], six[:6], rtol=1e-6)  # more than the first k
     small = metrics.top_singular_values(np.diag([3.0, 2.0, 1.0]), threshold=1.5)
     np.testing.assert_allclose(small, [3.0, 2.0, 1.0])
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_eigenvalues_above_counts_like_the_spectrum_for_indefinite_matrices(seed):
+    rng = np.random.default_rng(seed)
+    size = int(rng.integers(1, 60))
+    matrix = rng.normal(size=(size, size))
+    symmetric = matrix + matrix.T  # indefinite: Bunch-Kaufman picks 2x2 pivots too
+    spectrum = np.linalg.eigvalsh(symmetric)
+    for threshold in (-3.0, 0.0, 0.7, 5.0):
+        if np.min(np.abs(spectrum - threshold)) < 1e-9:
+            continue
+        assert metrics.eigenvalues_above(symmetric, threshold) == np.sum(spectrum > threshold)
+
+
+def test_effective_rank_matches_svd_on_rank_deficient_activations():
+    rng = np.random.default_rng(0)
+    base = np.maximum(rng.normal(size=(300, 40)), 0.0)
+    activations = np.concatenate([base, base[:, :10] * 2.0, np.zeros((300, 5))], axis=1)
+    values = np.linalg.svd(activations, compute_uv=False)
+    for epsilon in (1e-3, 1.0, 5.0, 12.0):
+        assert metrics.effective_rank(activations, epsilon) == np.sum(values > epsilon)
+    assert metrics.effective_rank(np.zeros((0, 3))) == 0
+    assert metrics.eigenvalues_above(np.zeros((0, 0)), 0.0) == 0
