@@ -9,8 +9,13 @@ about +9 %; GradMax 14.0 s, about +155 %).
    timings are comparable).
    - step: wall-clock of one training step, static, and with the activation
      taps of `Neurogenesis` recording every layer's post-activations and
-     input patches (2 048-row buffers, 256 rows per step): the taps' cost
-     (median wall clock, and median CPU time of the process per step).
+     input patches (2 048-row buffers, 256 rows per step; input patches of
+     every 4th row, the 512 rows `NorthSelect` scores on, as `Neurogenesis`
+     records them for `max_units=256`): the taps' cost
+     (median wall clock, and median CPU time of the process per step), and
+     the taps' own work timed alone (the compiled gathers and scatters of
+     one step's rows, on the tensors the step computes anyway): a per-step
+     difference of a few percent is below the noise of two step timings.
    - NORTH-Select trigger: one evaluation of `ActivationTrigger` (φ_ED) on
      all 10 layers, reading each layer's full buffer, divided by one step.
      Amortised: `Neurogenesis` evaluates a layer only when its buffer holds
@@ -73,6 +78,7 @@ import time  # noqa: E402
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
 
 import keras_grow  # noqa: E402
 from keras_grow import growth  # noqa: E402
@@ -110,7 +116,12 @@ def trigger_overhead(quick):
     static, tapped, gradient_model = vgg(), vgg(), vgg()
     # At their initial widths: reserving the thesis' 2x-standard capacity would make
     # every step cost as much as the largest network (see the growing run).
-    growth.watch_layers(tapped, layers, buffer_size, rows_per_step, inputs=True)
+    # The input rows Neurogenesis records for NorthSelect (512 scoring rows) with
+    # max_units=256, twice the widest layer (the thesis' cap): every 4th row's.
+    input_every = buffer_size // growth.NorthSelect().input_rows_needed(buffer_size, 256)
+    growth.watch_layers(
+        tapped, layers, buffer_size, rows_per_step, inputs=True, input_every=input_every
+    )
     for _ in range(buffer_size // rows_per_step + 1):
         tapped.train_on_batch(x, y)
     static.train_on_batch(x, y)
@@ -141,11 +152,18 @@ def trigger_overhead(quick):
                 )
             )
 
+    # The taps' own work, timed alone: the compiled gathers and scatters of one
+    # step's rows (the tapped tensors are outputs the step computes anyway).
+    taps = tapped._state.taps
+    _, tensors = taps.forward(x, training=True)
+    record = tf.function(lambda *tensors: taps.record(list(tensors)))
+    record(*tensors)
+
     evaluate_gradient_trigger(BATCH)  # traces
     evaluate_gradient_trigger(32)
     evaluate_gradient_trigger(BATCH, full=True)
     traces = probe.traces
-    keys = ("static", "tapped", "north", "step", "probe128", "probe32", "full128")
+    keys = ("static", "tapped", "record", "north", "step", "probe128", "probe32", "full128")
     times = {key: [] for key in keys}
     cpu = {"static": [], "tapped": []}
     for _ in range(rounds):
@@ -153,6 +171,7 @@ def trigger_overhead(quick):
             start = time.process_time()
             median_of(lambda model=model: model.train_on_batch(x, y), times[key])
             cpu[key].append(time.process_time() - start)
+        median_of(lambda: record(*tensors), times["record"])
         median_of(evaluate_activation_trigger, times["north"])
         median_of(lambda: gradient_model.train_on_batch(x, y), times["step"])
         median_of(lambda: evaluate_gradient_trigger(BATCH), times["probe128"])
@@ -167,6 +186,10 @@ def trigger_overhead(quick):
         "step_with_taps_s": m["tapped"],
         "taps_overhead": m["tapped"] / m["static"] - 1,
         "taps_overhead_cpu": cpu_median["tapped"] / cpu_median["static"] - 1,
+        "taps_input_every": input_every,
+        "taps_record_s": m["record"],
+        "taps_record_per_static_step": m["record"] / m["static"],
+        "north_select_amortised_plus_recording": (m["north"] / refresh + m["record"]) / m["static"],
         "north_select_trigger_s": m["north"],
         "north_select_per_evaluation": m["north"] / m["tapped"],
         "north_select_evaluated_every_steps": refresh,

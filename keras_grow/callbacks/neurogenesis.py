@@ -242,6 +242,7 @@ class Neurogenesis(StructuralCallback):
                 buffer_size=self.buffer_size,
                 rows_per_step=self.rows_per_step,
                 inputs=self.needs("inputs"),
+                input_every=self._input_every(),
             )
         if hasattr(self.trigger, "reset"):
             self.trigger.reset()
@@ -333,6 +334,20 @@ class Neurogenesis(StructuralCallback):
             if self.verbose:
                 print(f"{reason}; widths {model.widths()}", flush=True)
         return added
+
+    def _input_every(self):
+        """Record every k-th row's inputs: the largest k dividing `buffer_size`
+        that leaves the initialiser the input rows it reads at the widest
+        `max_units` (all rows if it does not say, or without a limit)."""
+        rows_needed = getattr(self.initializer, "input_rows_needed", None)
+        limits = [self.limit(layer) for layer in self.groups]
+        if rows_needed is None or None in limits:
+            return 1
+        needed = max(rows_needed(self.buffer_size, limit) for limit in limits)
+        every = max(1, self.buffer_size // max(needed, 1))
+        while self.buffer_size % every:
+            every -= 1
+        return every
 
     def _reserved_capacity(self, layer):
         limit = self.limit(layer)

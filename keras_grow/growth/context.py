@@ -24,7 +24,9 @@ import numbers
 from keras_grow.growth import _model_access, taps
 
 
-def watch_layers(model, layer_names, buffer_size=1024, rows_per_step=512, inputs=True):
+def watch_layers(
+    model, layer_names, buffer_size=1024, rows_per_step=512, inputs=True, input_every=1
+):
     """Record post-activations of `layer_names` (and their inputs) during `fit`.
 
     Args:
@@ -35,6 +37,10 @@ def watch_layers(model, layer_names, buffer_size=1024, rows_per_step=512, inputs
             convolutions: spatial positions, evenly spaced over the batch).
         inputs: also record each layer's input rows (needed by `NorthSelect`
             and `NorthPre`).
+        input_every: record the input rows of every `input_every`-th buffer
+            slot only (`buffer_size / input_every` rows per layer; must divide
+            `buffer_size`): enough for an initialiser that scores on fewer
+            rows, at a fraction of the recording cost.
 
     Returns:
         The installed `GrowthTaps`.
@@ -43,7 +49,10 @@ def watch_layers(model, layer_names, buffer_size=1024, rows_per_step=512, inputs
         if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
             raise ValueError(f"{name}={value!r} is not allowed; expected an int >= 1.")
     names = list(layer_names)
-    return taps.install(model, names, buffer_size, rows_per_step, names if inputs else ())
+    input_every = taps.check_input_every(input_every, buffer_size)
+    return taps.install(
+        model, names, buffer_size, rows_per_step, names if inputs else (), input_every=input_every
+    )
 
 
 def growth_context(model, layer_name, probe=None, activations=None):
@@ -71,6 +80,8 @@ def growth_context(model, layer_name, probe=None, activations=None):
         )
         if isinstance(recorded, taps.GrowthTaps):
             context["inputs"] = recorded.inputs(layer_name)
+            if context["inputs"] is not None:  # the activation rows those inputs produced
+                context["activations"] = recorded.aligned_activations(context["activations"])
     if probe is not None:
         context["probe"] = probe
     return context

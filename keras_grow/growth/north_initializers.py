@@ -372,6 +372,13 @@ class NorthSelect(UnitInitializer):
         self.epsilon = metrics_lib.check_epsilon(epsilon)
         self.scoring_rows = _check_scoring_rows(scoring_rows)
 
+    def input_rows_needed(self, buffered_rows, max_width):
+        """Input rows the selection reads for a layer of at most `max_width`
+        units from a buffer of `buffered_rows` (lets `Neurogenesis` record the
+        inputs of fewer rows): `scoring_row_count` at the widest, where
+        width + count <= max_width."""
+        return scoring_row_count(buffered_rows, max_width, 0, self.scoring_rows)
+
     def candidate_fan_ins(self, request, use, inputs):
         """`(candidates + count, fan_in)` rescaled candidate fan-ins."""
         return draw_fan_in(request, use, self.candidates + request.count)
@@ -477,6 +484,9 @@ class NorthPre(NorthSelect):
         if degenerate.any():
             fan_in[degenerate] = draw_fan_in(request, use, int(degenerate.sum()))
         return fan_in
+
+    def input_rows_needed(self, buffered_rows, max_width):
+        return buffered_rows  # the pseudo-inverse reads every buffered row
 
     def get_config(self):
         return {**super().get_config(), "rcond": self.rcond}

@@ -14,7 +14,17 @@ pass):
 
 It also counts the rows written per layer, so callers can tell how many rows
 are new since they last read a buffer.
+
+Input rows are the bulk of the recording (a 3×3 patch of 128 channels is 1 152
+numbers per row, against 128 for the post-activations), and an initialiser
+that scores candidates on a few hundred rows does not need them for every
+buffered row: with `input_every=k` only the rows landing in buffer slots
+`0, k, 2k, …` get their inputs recorded (a buffer of `buffer_size / k` rows),
+so input row `j` always belongs to activation slot `j·k`, and both are
+overwritten by the same step. `aligned_activations` picks those rows.
 """
+
+import numbers
 
 import keras
 import numpy as np
@@ -24,7 +34,9 @@ from keras_grow.growth import _model_access
 from keras_grow.structure import activation_taps, storage
 
 
-def install(model, layer_names, buffer_size, rows_per_step, input_layers=(), gated=False):
+def install(
+    model, layer_names, buffer_size, rows_per_step, input_layers=(), gated=False, input_every=1
+):
     """Make `model` record post-activations of `layer_names` (and inputs of
     `input_layers`) in its train step; returns the `GrowthTaps`.
 
@@ -33,7 +45,9 @@ def install(model, layer_names, buffer_size, rows_per_step, input_layers=(), gat
     writes behind `GrowthTaps.set_recording` (see `ActivationTaps`).
     """
     model.watch(layer_names, buffer_size=buffer_size, rows_per_step=rows_per_step)
-    taps = GrowthTaps(model, layer_names, buffer_size, rows_per_step, input_layers, gated)
+    taps = GrowthTaps(
+        model, layer_names, buffer_size, rows_per_step, input_layers, gated, input_every
+    )
     model.install_taps(taps)
     return taps
 
@@ -48,12 +62,23 @@ class GrowthTaps(activation_taps.ActivationTaps):
         rows_per_step: rows written per layer and step.
         input_layers: subset of `layer_names` whose inputs are recorded too.
         gated: bool, record only while `recording` is on (`set_recording`).
+        input_every: int >= 1 dividing `buffer_size`: record the inputs of
+            the rows in every `input_every`-th buffer slot only (see the
+            module docstring).
     """
 
     def __init__(
-        self, model, layer_names, buffer_size, rows_per_step, input_layers=(), gated=False
+        self,
+        model,
+        layer_names,
+        buffer_size,
+        rows_per_step,
+        input_layers=(),
+        gated=False,
+        input_every=1,
     ):
         super().__init__(model, layer_names, buffer_size, rows_per_step, gated)
+        self.input_every = check_input_every(input_every, self.buffer_size)
         self.input_layers = [name for name in self.layer_names if name in set(input_layers)]
         self.layers = {name: model.get_layer(name) for name in self.input_layers}
         self.input_layouts = {}
@@ -79,9 +104,10 @@ class GrowthTaps(activation_taps.ActivationTaps):
         with model.distribute_strategy.scope():
             for name, tensor in zip(self.input_layers, inputs):
                 columns = _patch_size(self.layers[name]) * int(tensor.shape[-1])
-                self.input_buffers[name] = self._make_buffer(
-                    np.zeros((self.buffer_size, columns), np.float32)
-                )
+                # With input_every > 1, one spare last row takes the writes of
+                # the rows a step does not keep (static shapes, for XLA).
+                rows = self.buffer_size // self.input_every + (self.input_every > 1)
+                self.input_buffers[name] = self._make_buffer(np.zeros((rows, columns), np.float32))
             for name in self.layer_names:
                 self.written[name] = tf.Variable(0, dtype=tf.int64, trainable=False)
 
@@ -90,18 +116,27 @@ class GrowthTaps(activation_taps.ActivationTaps):
     def _record(self, tapped):
         count = len(self.layer_names)
         outputs, inputs = list(tapped[:count]), list(tapped[count:])
+        every = self.input_every
         for name, tensor in zip(self.input_layers, inputs):
             buffer = self.input_buffers[name]
             output = outputs[self.layer_names.index(name)]
-            rows = _input_rows(
-                self.layers[name], tensor, output, self.rows_per_step, self.positions[name]
-            )
+            position = self.positions[name]
+            # The step's i-th row goes to slot (position + i) % buffer_size; keep
+            # the rows whose slot is a multiple of `every` (buffer_size is one).
+            total = tf.cast(tf.size(output) // tf.shape(output)[-1], tf.int64)
+            count = tf.minimum(total, self.rows_per_step)
+            picks = activation_taps.sampled_rows(total, count, position)
+            index = tf.range(count, dtype=tf.int64)
+            if every > 1:  # a static number of candidates, for XLA
+                index = (-position) % every + every * tf.range((count + every - 1) // every)
+                picks = tf.gather(picks, tf.minimum(index, count - 1))
+            rows = _input_rows(self.layers[name], tensor, output, picks)
             if buffer.shape[-1] is not None and rows.shape[-1] != buffer.shape[-1]:
                 self.stale.add(name)  # trace time: the input was resized elsewhere
                 continue
-            slots = (self.positions[name] + tf.range(tf.shape(rows, tf.int64)[0])) % (
-                self.buffer_size
-            )
+            slots = ((position + index) % self.buffer_size) // every
+            if every > 1:  # past the step's rows: the spare row
+                slots = tf.where(index < count, slots, self.buffer_size // every)
             buffer.scatter_nd_update(slots[:, None], rows)
         for name, output in zip(self.layer_names, outputs):
             total = tf.cast(tf.size(output) // tf.shape(output)[-1], tf.int64)
@@ -126,7 +161,13 @@ class GrowthTaps(activation_taps.ActivationTaps):
         """
         if name not in self.input_buffers or name in self.stale:
             return None
-        return self.input_buffers[name].numpy()[: self.filled_rows(name)]
+        rows = -(-self.filled_rows(name) // self.input_every)
+        return self.input_buffers[name].numpy()[:rows]
+
+    def aligned_activations(self, activations):
+        """The rows of `activations` (as `DynamicModel.activations` returns
+        them) whose inputs are recorded: every `input_every`-th."""
+        return activations if self.input_every == 1 else activations[:: self.input_every]
 
     # ------------------------------------------------------------ relayouts
 
@@ -218,19 +259,33 @@ def _patch_size(layer):
     return int(np.prod(layer.kernel_size))
 
 
-def _input_rows(layer, inputs, outputs, rows_per_step, phase):
-    """The inputs that produced the rows `ActivationTaps.record` keeps of `outputs`."""
+def check_input_every(input_every, buffer_size):
+    """`input_every` as an int >= 1 dividing `buffer_size`, or a ValueError."""
+    if (
+        isinstance(input_every, bool)
+        or not isinstance(input_every, numbers.Integral)
+        or input_every < 1
+        or buffer_size % input_every
+    ):
+        raise ValueError(
+            f"input_every={input_every!r} is not allowed; expected an int >= 1 that divides "
+            f"buffer_size={buffer_size}."
+        )
+    return int(input_every)
+
+
+def _input_rows(layer, inputs, outputs, picks):
+    """The inputs that produced the output rows `picks` (flat indices over the
+    batch and, for convolutions, the output positions) of `outputs`."""
     inputs = tf.cast(inputs, tf.float32)
     if isinstance(layer, keras.layers.Dense):
         rows = tf.reshape(inputs, (-1, tf.shape(inputs)[-1]))
-        total = tf.shape(rows, out_type=tf.int64)[0]
-        count = tf.minimum(total, rows_per_step)
-        return tf.gather(rows, activation_taps.sampled_rows(total, count, phase))
-    return _patches(layer, inputs, outputs, rows_per_step, phase)
+        return tf.gather(rows, picks)
+    return _patches(layer, inputs, outputs, picks)
 
 
-def _patches(layer, inputs, outputs, rows_per_step, phase):
-    """The receptive-field patches of the sampled output positions, `(count, k… · C)`.
+def _patches(layer, inputs, outputs, flat):
+    """The receptive-field patches of the output positions `flat`, `(count, k… · C)`.
 
     Gathered straight from `inputs` with clamped indices and zeroed where a
     patch reaches into the padding: padding the whole input first would copy
@@ -240,9 +295,7 @@ def _patches(layer, inputs, outputs, rows_per_step, phase):
     out_shape = tf.shape(outputs, out_type=tf.int64)
     in_shape = tf.shape(inputs, out_type=tf.int64)
     positions = out_shape[1:-1]
-    total = tf.reduce_prod(out_shape[:-1])
-    count = tf.minimum(total, rows_per_step)
-    flat = activation_taps.sampled_rows(total, count, phase)
+    count = tf.shape(flat, out_type=tf.int64)[0]
     # Unravel flat row indices into (batch, o_1, ..., o_d).
     coordinates, rest = [], flat
     for axis in reversed(range(spatial)):
