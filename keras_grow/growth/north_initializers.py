@@ -104,7 +104,12 @@ def existing_norm(request, use):
     """Mean L2 norm of the existing units' vectors along `use` (0 if none)."""
     if request.group.width == 0:
         return 0.0
-    return float(request.unit_norms(use, request.existing(use)).mean())
+    values = request.existing(use)
+    if use.layout.positions != 1:
+        return float(request.unit_norms(use, values).mean())
+    # One unit per index of the unit axis: its norm over the other axes, no copy.
+    columns = np.moveaxis(values, use.axis, -1).reshape(-1, values.shape[use.axis])
+    return float(np.sqrt(np.einsum("ij,ij->j", columns, columns, dtype=np.float64)).mean())
 
 
 def rescale_rows(rows, target):
@@ -144,7 +149,8 @@ def rescale_factors(columns, target):
     columns; `None` when `target <= 0`, i.e. no rescaling, as `rescale_rows`)."""
     if target <= 0:
         return None
-    norms = np.sqrt(np.einsum("ij,ij->j", columns, columns, dtype=np.float64))
+    # float32 sums of squares (no cancellation): relative error ~1e-6, 4x faster.
+    norms = np.sqrt(np.einsum("ij,ij->j", columns, columns).astype(np.float64))
     return np.where(norms > 0, target / np.maximum(norms, 1e-30), 1.0).astype(np.float32)
 
 
@@ -326,8 +332,8 @@ def _cholesky_basis(existing, gram, epsilon):
     except np.linalg.LinAlgError:
         return None
     factor = np.linalg.cholesky(gram)
-    weights = np.linalg.inv(factor).T / np.sqrt(existing.shape[0])
-    return existing @ weights.astype(np.float32)
+    weights = np.linalg.inv(factor) / np.sqrt(existing.shape[0])
+    return _transposed_product(weights, existing)
 
 
 def _eigh_basis(existing, gram, epsilon):
@@ -335,7 +341,13 @@ def _eigh_basis(existing, gram, epsilon):
     eigenvalues, vectors = np.linalg.eigh(gram)
     keep = eigenvalues > epsilon**2
     weights = vectors[:, keep] / np.sqrt(eigenvalues[keep] * existing.shape[0])
-    return _matmul(existing, weights)
+    return _transposed_product(weights.T, existing)
+
+
+def _transposed_product(weights, existing):
+    """`existing @ weightsᵀ` (n, r) in float32, stored transposed: its `.T` is
+    C-contiguous, so the projection `basisᵀ · candidates` converts no copy."""
+    return (weights.astype(np.float32) @ existing.T).T
 
 
 def scoring_row_count(rows, width, count, scoring_rows):
