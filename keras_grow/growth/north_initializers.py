@@ -107,7 +107,7 @@ def existing_norm(request, use):
     values = request.existing(use)
     if use.layout.positions != 1:
         return float(request.unit_norms(use, values).mean())
-    # One unit per index of the unit axis: its norm over the other axes, no copy.
+    # One unit per index of the unit axis: its norm over the other axes (no transpose copy).
     columns = np.moveaxis(values, use.axis, -1).reshape(-1, values.shape[use.axis])
     return float(np.sqrt(np.einsum("ij,ij->j", columns, columns, dtype=np.float64)).mean())
 
@@ -313,6 +313,7 @@ def _significant_basis(existing, epsilon):
     existing = np.asarray(existing, dtype=np.float32)
     if existing.size == 0:
         return np.zeros((existing.shape[0], 0), np.float32)
+    # NumPy's EᵀE (a symmetric rank-k update) is as fast as the backend's here.
     gram = (existing.T @ existing).astype(np.float64) / existing.shape[0]
     basis = _cholesky_basis(existing, gram, epsilon)
     return _eigh_basis(existing, gram, epsilon) if basis is None else basis
@@ -347,7 +348,7 @@ def _eigh_basis(existing, gram, epsilon):
 def _transposed_product(weights, existing):
     """`existing @ weightsᵀ` (n, r) in float32, stored transposed: its `.T` is
     C-contiguous, so the projection `basisᵀ · candidates` converts no copy."""
-    return (weights.astype(np.float32) @ existing.T).T
+    return _matmul(weights, existing.T).T
 
 
 def scoring_row_count(rows, width, count, scoring_rows):
