@@ -326,15 +326,17 @@ def _cholesky_basis(existing, gram, epsilon):
     every eigenvalue of `G` exceeds ε²; the significant span is then all of
     `E`'s column space, and with `G = L Lᵀ` the columns of `E L⁻ᵀ / sqrt(n)`
     are an orthonormal basis of it. Two small Cholesky factorisations and a
-    triangular inverse cost a fraction of `_eigh_basis`'s eigendecomposition.
+    triangular solve cost a fraction of `_eigh_basis`'s eigendecomposition.
     """
     try:
         np.linalg.cholesky(gram - epsilon**2 * np.eye(len(gram)))
     except np.linalg.LinAlgError:
         return None
     factor = np.linalg.cholesky(gram)
-    weights = np.linalg.inv(factor) / np.sqrt(existing.shape[0])
-    return _transposed_product(weights, existing)
+    # Qᵀ = L⁻¹ Eᵀ / sqrt(n) by one triangular solve (float64), stored transposed.
+    solved = keras.ops.solve_triangular(factor, existing.T.astype(np.float64), lower=True)
+    solved = np.asarray(keras.ops.convert_to_numpy(solved)) / np.sqrt(existing.shape[0])
+    return solved.astype(np.float32).T
 
 
 def _eigh_basis(existing, gram, epsilon):
