@@ -294,7 +294,8 @@ def select_candidate_columns(
         inputs, columns = inputs[:, used], columns[used]
     pre = _matmul(inputs, columns)
     if factors is not None:
-        pre *= np.asarray(factors, np.float32)
+        factors = np.asarray(factors, np.float32)
+        pre = np.multiply(pre, factors, out=pre if pre.flags.writeable else None)
     activations = pre if post is None else post(pre)
     return select_orthogonal(existing, activations, count, epsilon)
 
