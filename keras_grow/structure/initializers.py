@@ -64,7 +64,7 @@ class NewUnits:
     def existing(self, use):
         """The current entries of the existing active units along `use`."""
         indices = storage.axis_slot_indices(use.layout, self.group, self.group.active_slots)
-        return storage.take_axis(keras.ops.convert_to_numpy(use.variable), use.axis, indices)
+        return storage.take_axis(use.variable.numpy(), use.axis, indices)
 
     def unit_norms(self, use, values):
         """Per-unit L2 norms of `values` laid out like `use` (position-major)."""
@@ -111,7 +111,7 @@ def draw_entries(initializer, use, count, rng):
     shape[use.axis] = count
     sampled = _sample_numpy(initializer, tuple(use.variable.shape), tuple(shape), rng)
     if sampled is not None:
-        return sampled.astype(np.float32)
+        return sampled
     if hasattr(initializer, "seed") and hasattr(initializer, "get_config"):
         config = {**initializer.get_config(), "seed": int(rng.integers(2**31 - 1))}
         initializer = type(initializer).from_config(config)
@@ -129,34 +129,54 @@ def _fans(shape):
 
 
 def _truncated_normal(rng, shape, stddev):
-    values = rng.standard_normal(shape)
+    values = rng.standard_normal(shape, dtype=np.float32)
     outside = np.abs(values) > 2
     while outside.any():
-        values[outside] = rng.standard_normal(int(outside.sum()))
+        values[outside] = rng.standard_normal(int(outside.sum()), dtype=np.float32)
         outside = np.abs(values) > 2
-    return values * stddev
+    values *= np.float32(stddev)
+    return values
+
+
+def _uniform(rng, shape, low, high):
+    """float32 uniform draws on `[low, high)`, mapped in place from `[0, 1)`."""
+    values = rng.random(shape, dtype=np.float32)
+    values *= np.float32(high - low)
+    values += np.float32(low)
+    return values
+
+
+def _normal(rng, shape, mean, stddev):
+    values = rng.standard_normal(shape, dtype=np.float32)
+    values *= np.float32(stddev)
+    if mean:
+        values += np.float32(mean)
+    return values
 
 
 def _sample_numpy(initializer, full_shape, shape, rng):
-    """Sample like `initializer` for a variable of `full_shape`, or None if unknown."""
+    """float32 samples like `initializer` for a variable of `full_shape`, or None if unknown."""
     if isinstance(initializer, keras.initializers.VarianceScaling):
         fan_in, fan_out = _fans(full_shape)
         fan = {"fan_in": fan_in, "fan_out": fan_out}.get(initializer.mode, (fan_in + fan_out) / 2)
         scale = initializer.scale / max(1.0, fan)
         if initializer.distribution == "uniform":
             limit = np.sqrt(3.0 * scale)
-            return rng.uniform(-limit, limit, shape)
+            return _uniform(rng, shape, -limit, limit)
         if initializer.distribution == "untruncated_normal":
-            return rng.normal(0.0, np.sqrt(scale), shape)
+            return _normal(rng, shape, 0.0, np.sqrt(scale))
         return _truncated_normal(rng, shape, np.sqrt(scale) / 0.87962566103423978)
     if isinstance(initializer, keras.initializers.RandomNormal):
-        return rng.normal(initializer.mean, initializer.stddev, shape)
+        return _normal(rng, shape, initializer.mean, initializer.stddev)
     if isinstance(initializer, keras.initializers.RandomUniform):
-        return rng.uniform(initializer.minval, initializer.maxval, shape)
+        return _uniform(rng, shape, initializer.minval, initializer.maxval)
     if isinstance(initializer, keras.initializers.TruncatedNormal):
-        return initializer.mean + _truncated_normal(rng, shape, initializer.stddev)
+        values = _truncated_normal(rng, shape, initializer.stddev)
+        if initializer.mean:
+            values += np.float32(initializer.mean)
+        return values
     if isinstance(initializer, keras.initializers.Zeros):
-        return np.zeros(shape)
+        return np.zeros(shape, np.float32)
     return None
 
 

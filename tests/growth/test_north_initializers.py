@@ -266,3 +266,66 @@ def test_north_pre_is_dense_only(cnn):
 def test_candidates_below_one_are_rejected(build):
     with pytest.raises(ValueError, match="candidates=(0|-3) is not allowed; expected an int >= 1"):
         build()
+
+
+def _eigh_projection(existing, epsilon):
+    from keras_grow.growth import north_initializers as north
+
+    existing = np.asarray(existing, np.float32)
+    gram = (existing.T @ existing).astype(np.float64) / len(existing)
+    basis = north._eigh_basis(existing, gram, epsilon).astype(np.float64)
+    return basis @ basis.T
+
+
+def test_significant_basis_fast_path_spans_what_the_eigendecomposition_spans():
+    from keras_grow.growth import north_initializers as north
+
+    rng = np.random.default_rng(1)
+    existing = np.maximum(rng.normal(size=(300, 40)) @ rng.normal(size=(40, 40)), 0)
+    existing = existing.astype(np.float32)
+    gram = (existing.T @ existing).astype(np.float64) / len(existing)
+    fast = north._cholesky_basis(existing, gram, 0.01)
+    assert fast is not None and fast.shape == (300, 40)  # full rank: the fast path
+    fast = fast.astype(np.float64)
+    np.testing.assert_allclose(fast.T @ fast, np.eye(40), atol=1e-4)
+    np.testing.assert_allclose(fast @ fast.T, _eigh_projection(existing, 0.01), atol=1e-5)
+    basis = north._significant_basis(existing, 0.01).astype(np.float64)
+    np.testing.assert_allclose(basis @ basis.T, fast @ fast.T, atol=1e-6)
+
+
+@pytest.mark.parametrize("defect", ["duplicate", "zero", "weak"])
+def test_significant_basis_falls_back_to_the_eigendecomposition(defect):
+    from keras_grow.growth import north_initializers as north
+
+    rng = np.random.default_rng(2)
+    existing = rng.normal(size=(200, 12)).astype(np.float32)
+    if defect == "duplicate":
+        existing[:, 5] = existing[:, 2]
+    elif defect == "zero":
+        existing[:, 7] = 0
+    else:  # a direction with singular value below epsilon
+        existing[:, 3] = existing[:, 0] + 1e-3 * existing[:, 3]
+    gram = (existing.T @ existing).astype(np.float64) / len(existing)
+    assert north._cholesky_basis(existing, gram, 0.01) is None
+    basis = north._significant_basis(existing, 0.01).astype(np.float64)
+    assert basis.shape == (200, 11)
+    np.testing.assert_allclose(basis @ basis.T, _eigh_projection(existing, 0.01), atol=1e-6)
+
+
+def test_select_candidate_columns_scales_pre_activations_like_rescaled_fan_ins():
+    from keras_grow.growth.north_initializers import select_candidate_columns
+
+    rng = np.random.default_rng(4)
+    inputs = np.maximum(rng.normal(size=(150, 20)), 0).astype(np.float32)
+    inputs[:, 3] = 0  # skipped input
+    existing = np.maximum(inputs @ rng.normal(size=(20, 6)), 0).astype(np.float32)
+    columns = rng.uniform(-1, 1, size=(20, 40)).astype(np.float32)
+    factors = rng.uniform(0.1, 3, size=40).astype(np.float32)
+
+    def relu(z):
+        return np.maximum(z, 0)
+
+    chosen = select_candidate_columns(inputs, existing, columns, 5, post=relu, factors=factors)
+    rescaled = (columns * factors).T
+    assert list(chosen) == list(growth.select_candidates(inputs, existing, rescaled, 5, post=relu))
+    assert len(set(chosen)) == 5
