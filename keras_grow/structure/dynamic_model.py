@@ -334,7 +334,7 @@ class DynamicModel(keras.Model):
         for attribute, (value, source) in updates.items():
             variable = getattr(layer, attribute)
             for slot, _ in slot_table.get(id(variable), ()):
-                copied = keras.ops.convert_to_numpy(slot).reshape(-1)[source].reshape(value.shape)
+                copied = slot.numpy().reshape(-1)[source].reshape(value.shape)
                 storage.replace_storage(slot, copied, self.distribute_strategy)
             storage.replace_storage(variable, value, self.distribute_strategy)
         if slot_table:
@@ -578,7 +578,7 @@ class DynamicModel(keras.Model):
         for variable in static:
             storage.replace_storage(
                 variable,
-                keras.ops.convert_to_numpy(variable),
+                variable.numpy(),
                 self.distribute_strategy,
                 reassignable=True,
             )
