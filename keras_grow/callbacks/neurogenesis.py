@@ -281,6 +281,9 @@ class Neurogenesis(StructuralCallback):
             width = widths[layer]
             if limit is not None and width >= limit:
                 continue
+            needs_activations = "activations" in self.trigger.requires
+            if needs_activations and not self._fresh(layer):
+                continue  # checked first: most steps end here, at almost no cost
             observation = triggers_lib.Observation(
                 layer=layer,
                 width=width,
@@ -290,9 +293,7 @@ class Neurogenesis(StructuralCallback):
                 convolutional=_model_access.is_convolution(model, layer),
                 samples=self.buffer_size,
             )
-            if "activations" in self.trigger.requires:
-                if not self._fresh(layer):
-                    continue
+            if needs_activations:
                 observation.activations = model.activations(layer)
                 self._evaluated_at[layer] = self._taps.rows_written(layer)
             if "weights" in self.trigger.requires:

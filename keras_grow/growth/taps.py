@@ -117,15 +117,14 @@ class GrowthTaps(activation_taps.ActivationTaps):
         count = len(self.layer_names)
         outputs, inputs = list(tapped[:count]), list(tapped[count:])
         every = self.input_every
+        sampled = {name: self.sample(name, out) for name, out in zip(self.layer_names, outputs)}
         for name, tensor in zip(self.input_layers, inputs):
             buffer = self.input_buffers[name]
             output = outputs[self.layer_names.index(name)]
             position = self.positions[name]
             # The step's i-th row goes to slot (position + i) % buffer_size; keep
             # the rows whose slot is a multiple of `every` (buffer_size is one).
-            total = tf.cast(tf.size(output) // tf.shape(output)[-1], tf.int64)
-            count = tf.minimum(total, self.rows_per_step)
-            picks = activation_taps.sampled_rows(total, count, position)
+            count, picks = sampled[name]
             index = tf.range(count, dtype=tf.int64)
             if every > 1:  # a static number of candidates, for XLA
                 index = (-position) % every + every * tf.range((count + every - 1) // every)
@@ -138,10 +137,9 @@ class GrowthTaps(activation_taps.ActivationTaps):
             if every > 1:  # past the step's rows: the spare row
                 slots = tf.where(index < count, slots, self.buffer_size // every)
             buffer.scatter_nd_update(slots[:, None], rows)
-        for name, output in zip(self.layer_names, outputs):
-            total = tf.cast(tf.size(output) // tf.shape(output)[-1], tf.int64)
-            self.written[name].assign_add(tf.minimum(total, self.rows_per_step))
-        super()._record(outputs)
+        for name in self.layer_names:
+            self.written[name].assign_add(sampled[name][0])
+        super()._record(outputs, sampled)
 
     # --------------------------------------------------------------- readers
 

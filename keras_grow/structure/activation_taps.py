@@ -141,16 +141,23 @@ class ActivationTaps:
 
         tf.cond(self.recording, write, lambda: tf.constant(False))
 
-    def _record(self, tapped):
+    def _record(self, tapped, picks=None):
+        """Write each layer's sampled rows; `picks` (`{name: (count, rows)}`, from
+        `sample`) reuses a sampling already computed in this step."""
         for name, tensor in zip(self.layer_names, tapped):
             rows = tf.reshape(tf.cast(tensor, tf.float32), (-1, tf.shape(tensor)[-1]))
-            total = tf.shape(rows, out_type=tf.int64)[0]
-            count = tf.minimum(total, self.rows_per_step)
-            rows = tf.gather(rows, sampled_rows(total, count, self.positions[name]))
+            count, chosen = (picks or {}).get(name) or self.sample(name, tensor)
+            rows = tf.gather(rows, chosen)
             slots = (self.positions[name] + tf.range(count)) % self.buffer_size
             self.buffers[name].scatter_nd_update(slots[:, None], rows)
             self.positions[name].assign((self.positions[name] + count) % self.buffer_size)
             self.filled[name].assign(tf.minimum(self.filled[name] + count, self.buffer_size))
+
+    def sample(self, name, tensor):
+        """`(count, flat row indices)` this step records of `name`'s `tensor`."""
+        total = tf.cast(tf.size(tensor) // tf.shape(tensor)[-1], tf.int64)
+        count = tf.minimum(total, self.rows_per_step)
+        return count, sampled_rows(total, count, self.positions[name])
 
     def rows(self, name, active_slots):
         """Rows recorded since the last reset of `name`, active units only."""
