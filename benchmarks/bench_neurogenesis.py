@@ -14,7 +14,8 @@ about +9 %; GradMax 14.0 s, about +155 %).
      records them for `max_units=256`): the taps' cost
      (median wall clock, and median CPU time of the process per step), and
      the taps' own work timed alone (the compiled gathers and scatters of
-     one step's rows, on the tensors the step computes anyway): a per-step
+     one step's rows, on the tensors the step computes anyway, less the
+     cost of calling a compiled function with those tensors): a per-step
      difference of a few percent is below the noise of two step timings.
    - NORTH-Select trigger: one evaluation of `ActivationTrigger` (φ_ED) on
      all 10 layers, reading each layer's full buffer, divided by one step.
@@ -158,12 +159,16 @@ def trigger_overhead(quick):
     _, tensors = taps.forward(x, training=True)
     record = tf.function(lambda *tensors: taps.record(list(tensors)))
     record(*tensors)
+    counter = tf.Variable(0, dtype=tf.int64)
+    dispatch = tf.function(lambda *tensors: counter.assign_add(1))  # the call alone
+    dispatch(*tensors)
 
     evaluate_gradient_trigger(BATCH)  # traces
     evaluate_gradient_trigger(32)
     evaluate_gradient_trigger(BATCH, full=True)
     traces = probe.traces
-    keys = ("static", "tapped", "record", "north", "step", "probe128", "probe32", "full128")
+    keys = ("static", "tapped", "record", "dispatch", "north")
+    keys += ("step", "probe128", "probe32", "full128")
     times = {key: [] for key in keys}
     cpu = {"static": [], "tapped": []}
     for _ in range(rounds):
@@ -172,6 +177,7 @@ def trigger_overhead(quick):
             median_of(lambda model=model: model.train_on_batch(x, y), times[key])
             cpu[key].append(time.process_time() - start)
         median_of(lambda: record(*tensors), times["record"])
+        median_of(lambda: dispatch(*tensors), times["dispatch"])
         median_of(evaluate_activation_trigger, times["north"])
         median_of(lambda: gradient_model.train_on_batch(x, y), times["step"])
         median_of(lambda: evaluate_gradient_trigger(BATCH), times["probe128"])
@@ -188,8 +194,12 @@ def trigger_overhead(quick):
         "taps_overhead_cpu": cpu_median["tapped"] / cpu_median["static"] - 1,
         "taps_input_every": input_every,
         "taps_record_s": m["record"],
-        "taps_record_per_static_step": m["record"] / m["static"],
-        "north_select_amortised_plus_recording": (m["north"] / refresh + m["record"]) / m["static"],
+        "taps_record_call_s": m["dispatch"],
+        "taps_record_per_static_step": (m["record"] - m["dispatch"]) / m["static"],
+        "north_select_amortised_plus_recording": (
+            m["north"] / refresh + m["record"] - m["dispatch"]
+        )
+        / m["static"],
         "north_select_trigger_s": m["north"],
         "north_select_per_evaluation": m["north"] / m["tapped"],
         "north_select_evaluated_every_steps": refresh,
@@ -362,7 +372,9 @@ VARIANTS = {
 }
 
 
-def growing_run(repeats, quick, lr=1e-3, variants=tuple(VARIANTS), scoring_rows=("auto",)):
+def growing_run(
+    repeats, quick, lr=1e-3, variants=tuple(VARIANTS), scoring_rows=("auto",), blas_threads=1
+):
     (x, y), _ = keras_grow.datasets.mnist_5k(seed=0, test_size=1000, flatten=True)
     epochs = 4 if quick else 20
     variants = {
@@ -392,6 +404,7 @@ def growing_run(repeats, quick, lr=1e-3, variants=tuple(VARIANTS), scoring_rows=
             callback = keras_grow.callbacks.Neurogenesis(
                 trigger, initializer, max_units=784, buffer_size=1568, reserve=reserve
             )
+            callback.blas_threads = blas_threads
             timer = TimedGrowth(callback)
             clock = StepClock()
             start, start_cpu = time.perf_counter(), time.process_time()
@@ -442,6 +455,12 @@ def main():
         help="leave OPENBLAS_NUM_THREADS unset (the limit then comes from DynamicModel.fit)",
     )
     parser.add_argument(
+        "--no-blas-limit",
+        action="store_true",
+        help="growing run: Neurogenesis(...).blas_threads = None (with --blas-default: "
+        "what a run got before DynamicModel.fit limited BLAS threads)",
+    )
+    parser.add_argument(
         "--variants",
         nargs="+",
         choices=list(VARIANTS),
@@ -466,7 +485,12 @@ def main():
         print(json.dumps(results["north_select_scoring_rows"], indent=2), flush=True)
     if args.only in (None, "growing"):
         results["growing_mlp_vs_medium_static"] = growing_run(
-            args.repeats, args.quick, args.lr, args.variants, scoring_rows
+            args.repeats,
+            args.quick,
+            args.lr,
+            args.variants,
+            scoring_rows,
+            None if args.no_blas_limit else 1,
         )
         print(json.dumps(results["growing_mlp_vs_medium_static"], indent=2), flush=True)
     return results

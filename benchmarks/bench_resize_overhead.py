@@ -16,6 +16,8 @@ Measured in one process (issue "DynamicModel", performance section):
    and with reallocation (the call plus the retrace paid by the next step),
    for the MLP and for VGG-11 at 1/4 width on 32x32x3.
 3. Resident memory across 1 000 resize events (plus 20 reallocate/compact cycles).
+   `--only-storage` instead times steps of the 256-256 MLP and of VGG-11 at 1/4
+   width under `reassignable_storage=False`, `"auto"` (the default) and `True`.
 4. Steady-state step time of the 256-256 MLP: plain Keras, DynamicModel, and
    DynamicModel with reassignable storage (the price of unknown shapes).
 
@@ -185,12 +187,48 @@ def step_times(data, steps=100, repeats=7):
     return {name: 1e3 * statistics.median(t) for name, t in times.items()}
 
 
+def storage_step_times(data, repeats=5):
+    """Median ms per step of the 256-256 MLP and of VGG-11 at 1/4 width (batch
+    128) under each `reassignable_storage` mode, interleaved."""
+    cifar = tf.data.Dataset.from_tensors(
+        (tf.random.normal((BATCH, 32, 32, 3)), tf.zeros((BATCH,), tf.int64))
+    ).repeat()
+    cases = {}
+    for mode in (False, "auto", True):
+        keras.utils.set_random_seed(0)
+        cases[f"mlp_{mode}"] = (
+            compiled(keras_grow.DynamicModel(mlp(256), reassignable_storage=mode)),
+            data,
+        )
+        keras.utils.set_random_seed(0)
+        vgg = keras_grow.applications.VGG11(width_multiplier=0.25, classifier_activation=None)
+        cases[f"vgg11_quarter_{mode}"] = (
+            compiled(keras_grow.DynamicModel(vgg, reassignable_storage=mode)),
+            cifar,
+        )
+    times = {name: [] for name in cases}
+    for model, inputs in cases.values():
+        model.fit(inputs, steps_per_epoch=5, epochs=1, verbose=0)
+    for _ in range(repeats):
+        for name, (model, inputs) in cases.items():
+            times[name].append(timed_fit(model, inputs, 20) / 20)
+    return {name: 1e3 * statistics.median(t) for name, t in times.items()}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats and intervals")
+    parser.add_argument(
+        "--only-storage",
+        action="store_true",
+        help="only the step times of each reassignable_storage mode (MLP and VGG-11/4)",
+    )
     args = parser.parse_args()
     (x, y), _ = keras_grow.datasets.mnist_5k(flatten=True)
     data = dataset(x, y)
+    if args.only_storage:
+        print(json.dumps(storage_step_times(data, 2 if args.quick else 5), indent=1))
+        return
     intervals = (1, 20) if args.quick else (1, 5, 20, 100)
     results = {"ratios": [], "event_cost": {}, "memory": None}
     for interval in intervals:
