@@ -252,7 +252,7 @@ class StepClock(keras.callbacks.Callback):
 
     def __init__(self):
         super().__init__()
-        self.ids, self.cpu, self.wall = [], [], []
+        self.functions, self.cpu, self.wall = [], [], []
 
     def on_train_batch_begin(self, batch, logs=None):
         self._cpu, self._wall = time.process_time(), time.perf_counter()
@@ -260,16 +260,17 @@ class StepClock(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         self.cpu.append(time.process_time() - self._cpu)
         self.wall.append(time.perf_counter() - self._wall)
-        self.ids.append(id(self.model.train_function))
+        # The function itself, not its id: a freed function's id can be reused.
+        self.functions.append(self.model.train_function)
 
     def retraces(self):
         """New train functions after the first step (reallocations)."""
-        return len(set(self.ids)) - 1
+        return len({id(function) for function in self.functions}) - 1
 
     def tracing_cpu_seconds(self):
         """CPU time of the steps that ran a new train function (traced it)."""
         seen, total = set(), 0.0
-        for function, seconds in zip(self.ids, self.cpu):
+        for function, seconds in zip(self.functions, self.cpu):
             if function not in seen:
                 seen.add(function)
                 total += seconds

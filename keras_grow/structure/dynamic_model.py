@@ -552,7 +552,7 @@ class DynamicModel(keras.Model):
         variables = {
             id(use.variable): use.variable
             for group in self._state.graph.groups
-            if group.growable and self._in_place(group)
+            if group.growable and self._reassignable(group)
             for use in group.axis_uses
         }
         optimizer = getattr(self, "optimizer", None)
@@ -756,8 +756,8 @@ class DynamicModel(keras.Model):
             optimizer_state.variable_keys(optimizer, self.trainable_variables) if slot_table else {}
         )
         strategy = self.distribute_strategy
-        in_place = self._in_place(group)
-        retrace = unit_edits.reallocate(group, slot_map, slot_table, strategy, in_place)
+        reassignable = self._reassignable(group)
+        retrace = unit_edits.reallocate(group, slot_map, slot_table, strategy, reassignable)
         taps = self._state.taps
         for layer in group.producers if taps is not None else ():
             if layer.name in taps.layer_names:
@@ -765,7 +765,7 @@ class DynamicModel(keras.Model):
         self._refresh_symbolic_shapes()
         if slot_table:
             optimizer_state.refresh_variable_index(optimizer, old_keys)
-        if retrace and not in_place:
+        if retrace and not reassignable:
             self._build_masks()  # static masks of the new shapes
         self._update_masks()
         if retrace:
@@ -800,9 +800,9 @@ class DynamicModel(keras.Model):
         copy of the group's variables, not a retrace.
         """
         group = self._group_of(layer_name)
-        return self._in_place(group) and not unit_edits.bakes_width(group)
+        return self._reassignable(group) and not unit_edits.bakes_width(group)
 
-    def _in_place(self, group):
+    def _reassignable(self, group):
         """Whether `group`'s variables get storage of unknown dimensions."""
         if self.reassignable_storage == "auto":
             return not unit_edits.bakes_width(group)
@@ -824,7 +824,7 @@ class DynamicModel(keras.Model):
                     continue
                 if not any(g.growable for g in use.layout.groups()):
                     continue
-                dynamic = any(self._in_place(g) for g in use.layout.groups() if g.growable)
+                dynamic = any(self._reassignable(g) for g in use.layout.groups() if g.growable)
                 make = storage.dynamic_variable if dynamic else tf.Variable
                 mask = make(storage.axis_mask(use.layout), trainable=False)
                 state.axis_masks[use] = mask

@@ -58,12 +58,13 @@ def test_north_select_grows_records_reasons_and_never_retraces():
 
 def _watch_capacity(model):
     """Fit the 3-3 MLP growing linearly to 40 units; (capacity, width) per step."""
-    seen, functions = [], set()
+    seen, functions = [], []  # the functions themselves: ids of freed ones get reused
 
     class Watch(keras.callbacks.Callback):
         def on_train_batch_end(self, batch, logs=None):
             seen.append((self.model.capacities()["hidden1"], self.model.widths()["hidden1"]))
-            functions.add(id(self.model.train_function))
+            if not any(f is self.model.train_function for f in functions):
+                functions.append(self.model.train_function)
 
     callback = Neurogenesis(
         growth.FixedSchedule("linear", final_units=40, growth_fraction=0.5),
