@@ -104,12 +104,7 @@ def existing_norm(request, use):
     """Mean L2 norm of the existing units' vectors along `use` (0 if none)."""
     if request.group.width == 0:
         return 0.0
-    values = request.existing(use)
-    if use.layout.positions != 1:
-        return float(request.unit_norms(use, values).mean())
-    # One unit per index of the unit axis: its norm over the other axes (no transpose copy).
-    columns = np.moveaxis(values, use.axis, -1).reshape(-1, values.shape[use.axis])
-    return float(np.sqrt(np.einsum("ij,ij->j", columns, columns, dtype=np.float64)).mean())
+    return float(request.unit_norms(use, request.existing(use)).mean())
 
 
 def rescale_rows(rows, target):

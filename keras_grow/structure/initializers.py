@@ -67,8 +67,15 @@ class NewUnits:
         return storage.take_axis(use.variable.numpy(), use.axis, indices)
 
     def unit_norms(self, use, values):
-        """Per-unit L2 norms of `values` laid out like `use` (position-major)."""
-        return np.linalg.norm(self.unit_vectors(use, values), axis=1)
+        """Per-unit L2 norms of `values` laid out like `use` (position-major).
+
+        Summed in place over positions and the other axes: no per-unit copy
+        (for a Dense or convolution kernel, whose unit axis is last, none at all).
+        """
+        moved = np.moveaxis(values, use.axis, -1)
+        units = moved.shape[-1] // use.layout.positions
+        grouped = moved.reshape(-1, use.layout.positions, units)
+        return np.sqrt(np.einsum("ipu,ipu->u", grouped, grouped, dtype=np.float64))
 
     def unit_vectors(self, use, values):
         """`values` reshaped to one row per unit (all positions of a unit together)."""

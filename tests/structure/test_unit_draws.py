@@ -1,8 +1,10 @@
 import keras
 import numpy as np
 import pytest
+from topologies import build
 
-from keras_grow.structure.initializers import draw_entries
+import keras_grow
+from keras_grow.structure.initializers import NewUnits, draw_entries
 
 
 class _Use:
@@ -47,3 +49,14 @@ def test_draw_entries_depends_only_on_the_generator_state():
     assert first.shape == (5, 3, 6)
     np.testing.assert_array_equal(first, again)
     assert not np.array_equal(first, other)
+
+
+def test_unit_norms_equal_the_norms_of_the_unit_vectors_for_every_use():
+    model = keras_grow.DynamicModel(build("conv_flatten_dense"), seed=0)
+    group = model._group_of("c1")  # its fan-out: d1's kernel rows, 36 positions per unit
+    request = NewUnits(group, 1, group.active_slots[:1], np.random.default_rng(0), {})
+    assert any(use.layout.positions > 1 for use in group.axis_uses)
+    for use in group.axis_uses:
+        values = request.existing(use)
+        expected = np.linalg.norm(request.unit_vectors(use, values).astype(np.float64), axis=1)
+        np.testing.assert_allclose(request.unit_norms(use, values), expected, rtol=1e-6)
