@@ -34,6 +34,7 @@ import numbers
 
 import keras
 import numpy as np
+from scipy.linalg import blas
 
 from keras_grow.growth import _model_access
 from keras_grow.growth import metrics as metrics_lib
@@ -329,10 +330,11 @@ def _cholesky_basis(existing, gram, epsilon):
     except np.linalg.LinAlgError:
         return None
     factor = np.linalg.cholesky(gram)
-    # Qᵀ = L⁻¹ Eᵀ / sqrt(n) by one triangular solve (float64), stored transposed.
-    solved = keras.ops.solve_triangular(factor, existing.T.astype(np.float64), lower=True)
-    solved = np.asarray(keras.ops.convert_to_numpy(solved)) / np.sqrt(existing.shape[0])
-    return solved.astype(np.float32).T
+    # Q = E L⁻ᵀ / sqrt(n): one float64 triangular solve from the right (BLAS
+    # trsm), written straight into Q's layout (no transposes).
+    scale = 1.0 / np.sqrt(existing.shape[0])
+    solved = blas.dtrsm(scale, factor, existing.astype(np.float64), side=1, lower=1, trans_a=1)
+    return solved.astype(np.float32)
 
 
 def _eigh_basis(existing, gram, epsilon):
