@@ -172,6 +172,9 @@ class GrowthTaps(activation_taps.ActivationTaps):
                     self.ring_ids[name] = tf.Variable(np.full(rows, -1, np.int64), trainable=False)
                     self.reset_marks[name] = tf.Variable(0, dtype=tf.int64, trainable=False)
                 self.input_buffers[name] = self._make_buffer(np.zeros((rows, columns), np.float32))
+            # Any gate open (kept by set_input_recording): one cond skips them all.
+            self.inputs_open = tf.Variable(False, trainable=False) if self.on_demand else None
+            self._open_gates = set()
             for name in self.layer_names:
                 self.written[name] = tf.Variable(0, dtype=tf.int64, trainable=False)
 
@@ -182,12 +185,11 @@ class GrowthTaps(activation_taps.ActivationTaps):
         outputs, inputs = list(tapped[:count]), list(tapped[count:])
         every = self.input_every
         sampled = {name: self.sample(name, out) for name, out in zip(self.layer_names, outputs)}
-        for name, tensor in zip(self.input_layers, inputs):
+        if self.on_demand:
+            self._record_on_demand(outputs, inputs, sampled)
+        for name, tensor in zip(self.input_layers if not self.on_demand else (), inputs):
             buffer = self.input_buffers[name]
             output = outputs[self.layer_names.index(name)]
-            if self.on_demand:
-                self._record_on_demand(name, tensor, output, sampled[name])
-                continue
             position = self.positions[name]
             # The step's i-th row goes to slot (position + i) % buffer_size; keep
             # the rows whose slot is a multiple of `every` (buffer_size is one).
@@ -213,22 +215,42 @@ class GrowthTaps(activation_taps.ActivationTaps):
         """Whether inputs are recorded on demand (`input_rows` given)."""
         return self.input_rows is not None
 
-    def _record_on_demand(self, name, tensor, output, sampled):
-        """Behind the layer's gate: the inputs of the step's sampled rows, into
-        the ring (the last `input_rows` of them if the step has more)."""
-        layer, buffer = self.layers[name], self.input_buffers[name]
-        known = buffer.shape[-1] is not None and tensor.shape[-1] is not None
-        if known and _patch_size(layer) * int(tensor.shape[-1]) != buffer.shape[-1]:
-            self.stale.add(name)  # trace time: the input was resized elsewhere
-            return
+    def _record_on_demand(self, outputs, inputs, sampled):
+        """Behind the gates: the inputs of each open layer's sampled rows, into
+        its ring (the last `input_rows` of them if the step has more).
+
+        One `tf.cond` on "any gate open" wraps the per-layer ones: a step with
+        every gate closed (most steps) pays for one skipped branch, not one
+        per layer (each costs tens of microseconds on a CPU).
+        """
+        writers = []
+        for name, tensor in zip(self.input_layers, inputs):
+            layer, buffer = self.layers[name], self.input_buffers[name]
+            known = buffer.shape[-1] is not None and tensor.shape[-1] is not None
+            if known and _patch_size(layer) * int(tensor.shape[-1]) != buffer.shape[-1]:
+                self.stale.add(name)  # trace time: the input was resized elsewhere
+                continue
+            output = outputs[self.layer_names.index(name)]
+            writers.append(self._ring_writer(name, layer, tensor, output, sampled[name]))
+
+        def write_open():
+            for name, write in writers:
+                tf.cond(self.input_gates[name], write, lambda: tf.constant(False))
+            return tf.constant(True)
+
+        if writers:
+            tf.cond(self.inputs_open, write_open, lambda: tf.constant(False))
+
+    def _ring_writer(self, name, layer, tensor, output, sampled):
+        """`(name, write)`: the branch writing `name`'s rows into its ring. It
+        reads the counters before this step moves them (the conds come first
+        in program order, and ops on the same variables keep that order)."""
         count, picks = sampled
-        # Read before this step's counters move (program order orders them).
-        first_id = self.written[name].read_value()
-        first_slot = self.positions[name].read_value()
-        ring = self.ring_positions[name]
-        size = self.input_rows
+        buffer, ring, size = self.input_buffers[name], self.ring_positions[name], self.input_rows
 
         def write():
+            first_id = self.written[name].read_value()
+            first_slot = self.positions[name].read_value()
             kept = tf.minimum(count, size)
             index = count - kept + tf.range(kept, dtype=tf.int64)
             rows = _input_rows(layer, tensor, output, tf.gather(picks, index))
@@ -239,7 +261,7 @@ class GrowthTaps(activation_taps.ActivationTaps):
             ring.assign((ring + count) % size)
             return tf.constant(True)
 
-        tf.cond(self.input_gates[name], write, lambda: tf.constant(False))
+        return name, write
 
     # --------------------------------------------------------------- readers
 
@@ -290,6 +312,11 @@ class GrowthTaps(activation_taps.ActivationTaps):
                 f"recorded on demand: {sorted(self.input_gates)} (input_rows={self.input_rows})."
             )
         self.input_gates[name].assign(bool(on))
+        if on:
+            self._open_gates.add(name)
+        else:
+            self._open_gates.discard(name)
+        self.inputs_open.assign(bool(self._open_gates))
         return self.rows_written(name)
 
     def input_rows_since(self, name, first_id):
