@@ -76,8 +76,8 @@ class Neurogenesis(StructuralCallback):
     about 3.3 % to 1.5 % of a step, `benchmarks/bench_neurogenesis.py`).
     The rows per step are estimated from the rows recorded so far (short
     last batches lower the estimate and can delay the growth by a step). A
-    growth still pending when training ends is dropped. `"always"` (default) records every step's
-    input rows as described above.
+    growth still pending when training ends is dropped. `"always"` (the
+    default) records input rows at every step, as described above.
 
     Capacity: a `DynamicModel` computes at its allocated capacity (inactive
     slots are masked). A reallocation retraces the train step (about as long
