@@ -17,6 +17,14 @@ about +9 %; GradMax 14.0 s, about +155 %).
      one step's rows, on the tensors the step computes anyway, less the
      cost of calling a compiled function with those tensors): a per-step
      difference of a few percent is below the noise of two step timings.
+   - on-demand inputs (`Neurogenesis(record_inputs="on_growth")`): a third
+     tapped VGG records the same post-activations but input patches only
+     into 512-row rings behind closed per-layer gates (`input_rows=512`),
+     i.e. every step where no growth is pending: its step, its recording
+     alone (as above), and its recording with every gate open (what a step
+     costs while a growth waits for its 512 rows, W = 2 steps at 256 rows
+     per step); `north_select_amortised_plus_recording_on_growth` is the
+     amortised trigger plus that closed-gate recording.
    - NORTH-Select trigger: one evaluation of `ActivationTrigger` (φ_ED) on
      all 10 layers, reading each layer's full buffer, divided by one step.
      Amortised: `Neurogenesis` evaluates a layer only when its buffer holds
@@ -114,7 +122,7 @@ def trigger_overhead(quick):
     layers = [f"conv{i}" for i in range(1, 9)] + ["fc1", "fc2"]
     buffer_size, rows_per_step = 2048, 256
 
-    static, tapped, gradient_model = vgg(), vgg(), vgg()
+    static, tapped, gradient_model, on_demand = vgg(), vgg(), vgg(), vgg()
     # At their initial widths: reserving the thesis' 2x-standard capacity would make
     # every step cost as much as the largest network (see the growing run).
     # The input rows Neurogenesis records for NorthSelect (512 scoring rows) with
@@ -123,8 +131,14 @@ def trigger_overhead(quick):
     growth.watch_layers(
         tapped, layers, buffer_size, rows_per_step, inputs=True, input_every=input_every
     )
+    # Neurogenesis(record_inputs="on_growth"): 512-row input rings, gates closed.
+    on_demand_rows = 512
+    growth.watch_layers(
+        on_demand, layers, buffer_size, rows_per_step, inputs=True, input_rows=on_demand_rows
+    )
     for _ in range(buffer_size // rows_per_step + 1):
         tapped.train_on_batch(x, y)
+        on_demand.train_on_batch(x, y)
     static.train_on_batch(x, y)
     gradient_model.train_on_batch(x, y)
     trigger = growth.ActivationTrigger(gamma=0.9)
@@ -162,22 +176,39 @@ def trigger_overhead(quick):
     counter = tf.Variable(0, dtype=tf.int64)
     dispatch = tf.function(lambda *tensors: counter.assign_add(1))  # the call alone
     dispatch(*tensors)
+    demand_taps = on_demand._state.taps
+    _, demand_tensors = demand_taps.forward(x, training=True)
+    record_on_demand = tf.function(lambda *tensors: demand_taps.record(list(tensors)))
+    record_on_demand(*demand_tensors)
+
+    def set_gates(on):
+        for layer in layers:
+            demand_taps.set_input_recording(layer, on)
+
+    set_gates(True)
+    record_on_demand(*demand_tensors)  # both branches run once before timing
+    set_gates(False)
 
     evaluate_gradient_trigger(BATCH)  # traces
     evaluate_gradient_trigger(32)
     evaluate_gradient_trigger(BATCH, full=True)
     traces = probe.traces
     keys = ("static", "tapped", "record", "dispatch", "north")
+    keys += ("on_demand", "record_on_demand", "record_gates_open")
     keys += ("step", "probe128", "probe32", "full128")
     times = {key: [] for key in keys}
-    cpu = {"static": [], "tapped": []}
+    cpu = {"static": [], "tapped": [], "on_demand": []}
     for _ in range(rounds):
-        for key, model in (("static", static), ("tapped", tapped)):
+        for key, model in (("static", static), ("tapped", tapped), ("on_demand", on_demand)):
             start = time.process_time()
             median_of(lambda model=model: model.train_on_batch(x, y), times[key])
             cpu[key].append(time.process_time() - start)
         median_of(lambda: record(*tensors), times["record"])
         median_of(lambda: dispatch(*tensors), times["dispatch"])
+        median_of(lambda: record_on_demand(*demand_tensors), times["record_on_demand"])
+        set_gates(True)
+        median_of(lambda: record_on_demand(*demand_tensors), times["record_gates_open"])
+        set_gates(False)
         median_of(evaluate_activation_trigger, times["north"])
         median_of(lambda: gradient_model.train_on_batch(x, y), times["step"])
         median_of(lambda: evaluate_gradient_trigger(BATCH), times["probe128"])
@@ -198,6 +229,20 @@ def trigger_overhead(quick):
         "taps_record_per_static_step": (m["record"] - m["dispatch"]) / m["static"],
         "north_select_amortised_plus_recording": (
             m["north"] / refresh + m["record"] - m["dispatch"]
+        )
+        / m["static"],
+        "step_with_taps_on_growth_s": m["on_demand"],
+        "taps_on_growth_overhead": m["on_demand"] / m["static"] - 1,
+        "taps_on_growth_overhead_cpu": cpu_median["on_demand"] / cpu_median["static"] - 1,
+        "taps_on_growth_input_rows": on_demand_rows,
+        "taps_record_on_growth_s": m["record_on_demand"],
+        "taps_record_on_growth_per_static_step": (m["record_on_demand"] - m["dispatch"])
+        / m["static"],
+        "taps_record_on_growth_gates_open_s": m["record_gates_open"],
+        "taps_record_on_growth_gates_open_per_static_step": (m["record_gates_open"] - m["dispatch"])
+        / m["static"],
+        "north_select_amortised_plus_recording_on_growth": (
+            m["north"] / refresh + m["record_on_demand"] - m["dispatch"]
         )
         / m["static"],
         "north_select_trigger_s": m["north"],

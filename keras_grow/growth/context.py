@@ -25,7 +25,13 @@ from keras_grow.growth import _model_access, taps
 
 
 def watch_layers(
-    model, layer_names, buffer_size=1024, rows_per_step=512, inputs=True, input_every=1
+    model,
+    layer_names,
+    buffer_size=1024,
+    rows_per_step=512,
+    inputs=True,
+    input_every=1,
+    input_rows=None,
 ):
     """Record post-activations of `layer_names` (and their inputs) during `fit`.
 
@@ -41,6 +47,11 @@ def watch_layers(
             slot only (`buffer_size / input_every` rows per layer; must divide
             `buffer_size`): enough for an initialiser that scores on fewer
             rows, at a fraction of the recording cost.
+        input_rows: `None` (default: inputs recorded at every step) or an
+            int `R` <= `buffer_size`: record inputs on demand only, into a
+            ring of `R` rows per layer, while that layer's gate is open
+            (`GrowthTaps.set_input_recording`; see `keras_grow.growth.taps`).
+            Needs `input_every=1`.
 
     Returns:
         The installed `GrowthTaps`.
@@ -50,8 +61,15 @@ def watch_layers(
             raise ValueError(f"{name}={value!r} is not allowed; expected an int >= 1.")
     names = list(layer_names)
     input_every = taps.check_input_every(input_every, buffer_size)
+    input_rows = taps.check_input_rows(input_rows, buffer_size, input_every)
     return taps.install(
-        model, names, buffer_size, rows_per_step, names if inputs else (), input_every=input_every
+        model,
+        names,
+        buffer_size,
+        rows_per_step,
+        names if inputs else (),
+        input_every=input_every,
+        input_rows=input_rows,
     )
 
 
@@ -81,7 +99,9 @@ def growth_context(model, layer_name, probe=None, activations=None):
         if isinstance(recorded, taps.GrowthTaps):
             context["inputs"] = recorded.inputs(layer_name)
             if context["inputs"] is not None:  # the activation rows those inputs produced
-                context["activations"] = recorded.aligned_activations(context["activations"])
+                context["activations"] = recorded.aligned_activations(
+                    context["activations"], layer_name
+                )
     if probe is not None:
         context["probe"] = probe
     return context

@@ -22,6 +22,33 @@ buffered row: with `input_every=k` only the rows landing in buffer slots
 `0, k, 2k, …` get their inputs recorded (a buffer of `buffer_size / k` rows),
 so input row `j` always belongs to activation slot `j·k`, and both are
 overwritten by the same step. `aligned_activations` picks those rows.
+
+On-demand inputs (`input_rows=R`): an initialiser reads input rows only when
+units are added, so the steps in between need not record them at all. Each
+input layer then gets a ring of `R` input rows behind a per-layer gate (a
+boolean `tf.Variable` read by a `tf.cond` inside the compiled step: opening
+or closing it does not retrace). While the gate is open, every step writes
+the inputs of all its sampled rows (the rows whose activations it records)
+into the ring, with, per ring row, the activation-buffer slot it belongs to
+and its global row id (the layer's `rows_written` before the step, plus the
+row's index in the step). A ring row is *valid* while its activation row is
+still in the FIFO: its id is at least `rows_written − buffer_size` and at
+least the `rows_written` of the layer's last reset. `inputs` returns the
+valid rows (oldest first) and `aligned_activations` the activation rows of
+their slots. A caller opens the gate when it decides to grow
+(`set_input_recording`), waits until `input_rows_since` counts `R` rows
+written since, and reads them.
+
+Example (by hand; `Neurogenesis(record_inputs="on_growth")` does this):
+
+```python
+taps = keras_grow.growth.watch_layers(model, ["hidden"], 2048, 256, input_rows=512)
+first = taps.set_input_recording("hidden", True)  # the id the next row gets
+model.fit(x, y, epochs=1)                           # at least 2 steps of 256 rows
+assert taps.input_rows_since("hidden", first) == 512
+context = keras_grow.growth.growth_context(model, "hidden")  # 512 aligned rows
+taps.set_input_recording("hidden", False)
+```
 """
 
 import numbers
@@ -35,7 +62,14 @@ from keras_grow.structure import activation_taps, storage
 
 
 def install(
-    model, layer_names, buffer_size, rows_per_step, input_layers=(), gated=False, input_every=1
+    model,
+    layer_names,
+    buffer_size,
+    rows_per_step,
+    input_layers=(),
+    gated=False,
+    input_every=1,
+    input_rows=None,
 ):
     """Make `model` record post-activations of `layer_names` (and inputs of
     `input_layers`) in its train step; returns the `GrowthTaps`.
@@ -43,10 +77,20 @@ def install(
     Replaces whatever `model.watch` installed before. `model.activations`,
     `reset_activations` and `unwatch` keep working. `gated=True` puts the
     writes behind `GrowthTaps.set_recording` (see `ActivationTaps`).
+    `input_rows=R` records inputs on demand only (see the module docstring).
     """
+    input_every = check_input_every(input_every, buffer_size)
+    input_rows = check_input_rows(input_rows, buffer_size, input_every)
     model.watch(layer_names, buffer_size=buffer_size, rows_per_step=rows_per_step)
     taps = GrowthTaps(
-        model, layer_names, buffer_size, rows_per_step, input_layers, gated, input_every
+        model,
+        layer_names,
+        buffer_size,
+        rows_per_step,
+        input_layers,
+        gated,
+        input_every,
+        input_rows,
     )
     model.install_taps(taps)
     return taps
@@ -65,6 +109,11 @@ class GrowthTaps(activation_taps.ActivationTaps):
         input_every: int >= 1 dividing `buffer_size`: record the inputs of
             the rows in every `input_every`-th buffer slot only (see the
             module docstring).
+        input_rows: `None` (default: inputs recorded at every step, as
+            `input_every` says) or an int `R` in `[1, buffer_size]`: record
+            inputs on demand, into a ring of `R` rows per layer, only while
+            the layer's gate is open (`set_input_recording`; closed at
+            first). Needs `input_every=1`.
     """
 
     def __init__(
@@ -76,9 +125,11 @@ class GrowthTaps(activation_taps.ActivationTaps):
         input_layers=(),
         gated=False,
         input_every=1,
+        input_rows=None,
     ):
         super().__init__(model, layer_names, buffer_size, rows_per_step, gated)
         self.input_every = check_input_every(input_every, self.buffer_size)
+        self.input_rows = check_input_rows(input_rows, self.buffer_size, self.input_every)
         self.input_layers = [name for name in self.layer_names if name in set(input_layers)]
         self.layers = {name: model.get_layer(name) for name in self.input_layers}
         self.input_layouts = {}
@@ -98,6 +149,10 @@ class GrowthTaps(activation_taps.ActivationTaps):
             model.inputs, [outputs, tensors + inputs], name=f"{model.name}_growth_taps"
         )
         self.input_buffers, self.written, self.stale = {}, {}, set()
+        # On-demand inputs: per layer a gate, the ring position, per ring row
+        # its activation slot and global row id, and the id-mark of the last reset.
+        self.input_gates, self.ring_positions, self.ring_slots, self.ring_ids = {}, {}, {}, {}
+        self.reset_marks = {}
         # With re-assignable storage a reallocation keeps the compiled step, so
         # the input buffers must keep their resources too: unknown widths.
         self._reassignable = bool(getattr(model, "reassignable_storage", False))
@@ -107,7 +162,19 @@ class GrowthTaps(activation_taps.ActivationTaps):
                 # With input_every > 1, one spare last row takes the writes of
                 # the rows a step does not keep (static shapes, for XLA).
                 rows = self.buffer_size // self.input_every + (self.input_every > 1)
+                if self.on_demand:
+                    rows = self.input_rows
+                    self.input_gates[name] = tf.Variable(False, trainable=False)
+                    self.ring_positions[name] = tf.Variable(0, dtype=tf.int64, trainable=False)
+                    self.ring_slots[name] = tf.Variable(
+                        np.full(rows, -1, np.int64), trainable=False
+                    )
+                    self.ring_ids[name] = tf.Variable(np.full(rows, -1, np.int64), trainable=False)
+                    self.reset_marks[name] = tf.Variable(0, dtype=tf.int64, trainable=False)
                 self.input_buffers[name] = self._make_buffer(np.zeros((rows, columns), np.float32))
+            # Any gate open (kept by set_input_recording): one cond skips them all.
+            self.inputs_open = tf.Variable(False, trainable=False) if self.on_demand else None
+            self._open_gates = set()
             for name in self.layer_names:
                 self.written[name] = tf.Variable(0, dtype=tf.int64, trainable=False)
 
@@ -118,7 +185,9 @@ class GrowthTaps(activation_taps.ActivationTaps):
         outputs, inputs = list(tapped[:count]), list(tapped[count:])
         every = self.input_every
         sampled = {name: self.sample(name, out) for name, out in zip(self.layer_names, outputs)}
-        for name, tensor in zip(self.input_layers, inputs):
+        if self.on_demand:
+            self._record_on_demand(outputs, inputs, sampled)
+        for name, tensor in zip(self.input_layers if not self.on_demand else (), inputs):
             buffer = self.input_buffers[name]
             output = outputs[self.layer_names.index(name)]
             position = self.positions[name]
@@ -141,6 +210,59 @@ class GrowthTaps(activation_taps.ActivationTaps):
             self.written[name].assign_add(sampled[name][0])
         super()._record(outputs, sampled)
 
+    @property
+    def on_demand(self):
+        """Whether inputs are recorded on demand (`input_rows` given)."""
+        return self.input_rows is not None
+
+    def _record_on_demand(self, outputs, inputs, sampled):
+        """Behind the gates: the inputs of each open layer's sampled rows, into
+        its ring (the last `input_rows` of them if the step has more).
+
+        One `tf.cond` on "any gate open" wraps the per-layer ones: a step with
+        every gate closed (most steps) pays for one skipped branch, not one
+        per layer (each costs tens of microseconds on a CPU).
+        """
+        writers = []
+        for name, tensor in zip(self.input_layers, inputs):
+            layer, buffer = self.layers[name], self.input_buffers[name]
+            known = buffer.shape[-1] is not None and tensor.shape[-1] is not None
+            if known and _patch_size(layer) * int(tensor.shape[-1]) != buffer.shape[-1]:
+                self.stale.add(name)  # trace time: the input was resized elsewhere
+                continue
+            output = outputs[self.layer_names.index(name)]
+            writers.append(self._ring_writer(name, layer, tensor, output, sampled[name]))
+
+        def write_open():
+            for name, write in writers:
+                tf.cond(self.input_gates[name], write, lambda: tf.constant(False))
+            return tf.constant(True)
+
+        if writers:
+            tf.cond(self.inputs_open, write_open, lambda: tf.constant(False))
+
+    def _ring_writer(self, name, layer, tensor, output, sampled):
+        """`(name, write)`: the branch writing `name`'s rows into its ring. It
+        reads the counters before this step moves them (the conds come first
+        in program order, and ops on the same variables keep that order)."""
+        count, picks = sampled
+        buffer, ring, size = self.input_buffers[name], self.ring_positions[name], self.input_rows
+
+        def write():
+            first_id = self.written[name].read_value()
+            first_slot = self.positions[name].read_value()
+            kept = tf.minimum(count, size)
+            index = count - kept + tf.range(kept, dtype=tf.int64)
+            rows = _input_rows(layer, tensor, output, tf.gather(picks, index))
+            at = ((ring + index) % size)[:, None]
+            buffer.scatter_nd_update(at, rows)
+            self.ring_ids[name].scatter_nd_update(at, first_id + index)
+            self.ring_slots[name].scatter_nd_update(at, (first_slot + index) % self.buffer_size)
+            ring.assign((ring + count) % size)
+            return tf.constant(True)
+
+        return name, write
+
     # --------------------------------------------------------------- readers
 
     def filled_rows(self, name):
@@ -155,17 +277,69 @@ class GrowthTaps(activation_taps.ActivationTaps):
         """Input rows of `name` aligned with `DynamicModel.activations(name)`.
 
         Returns `None` if `name`'s inputs are not recorded or went stale (the
-        input width changed without this tap following it).
+        input width changed without this tap following it). With on-demand
+        inputs: the valid ring rows (whose activation rows are still
+        buffered), oldest first; align with `aligned_activations`.
         """
         if name not in self.input_buffers or name in self.stale:
             return None
+        if self.on_demand:
+            return self.input_buffers[name].numpy()[self._valid_ring_rows(name)]
         rows = -(-self.filled_rows(name) // self.input_every)
         return self.input_buffers[name].numpy()[:rows]
 
-    def aligned_activations(self, activations):
-        """The rows of `activations` (as `DynamicModel.activations` returns
-        them) whose inputs are recorded: every `input_every`-th."""
-        return activations if self.input_every == 1 else activations[:: self.input_every]
+    def aligned_activations(self, activations, name=None):
+        """The rows of `activations` (`DynamicModel.activations(name)`) whose
+        inputs `inputs(name)` returns, in the same order: every
+        `input_every`-th, or with on-demand inputs the slots of the valid ring
+        rows (`name` is then required)."""
+        if not self.on_demand:
+            return activations if self.input_every == 1 else activations[:: self.input_every]
+        if name not in self.ring_slots:
+            raise ValueError(
+                f"name={name!r} is not allowed; expected one of the layers whose inputs are "
+                f"recorded on demand: {sorted(self.ring_slots)}."
+            )
+        return activations[self.ring_slots[name].numpy()[self._valid_ring_rows(name)]]
+
+    def set_input_recording(self, name, on):
+        """Open (`on=True`) or close `name`'s input gate from the next step on
+        (no retrace). Returns `rows_written(name)`: the id of the next row a
+        step records, for `input_rows_since`."""
+        if name not in self.input_gates:
+            raise ValueError(
+                f"name={name!r} is not allowed; expected one of the layers whose inputs are "
+                f"recorded on demand: {sorted(self.input_gates)} (input_rows={self.input_rows})."
+            )
+        self.input_gates[name].assign(bool(on))
+        if on:
+            self._open_gates.add(name)
+        else:
+            self._open_gates.discard(name)
+        self.inputs_open.assign(bool(self._open_gates))
+        return self.rows_written(name)
+
+    def input_rows_since(self, name, first_id):
+        """How many valid ring rows of `name` have ids `>= first_id` (rows
+        recorded since `set_input_recording` returned `first_id`)."""
+        if name not in self.ring_ids:
+            return 0
+        ids = self.ring_ids[name].numpy()[self._valid_ring_rows(name)]
+        return int(np.count_nonzero(ids >= first_id))
+
+    def _valid_ring_rows(self, name):
+        """Ring indices of the valid rows of `name`, oldest first."""
+        ids = self.ring_ids[name].numpy()
+        floor = max(
+            self.rows_written(name) - self.buffer_size, int(self.reset_marks[name].numpy()), 0
+        )
+        valid = np.flatnonzero(ids >= floor)
+        return valid[np.argsort(ids[valid], kind="stable")]
+
+    def reset(self, name):
+        super().reset(name)
+        if name in self.reset_marks:  # ring rows written so far are no longer valid
+            self.reset_marks[name].assign(self.written[name])
 
     # ------------------------------------------------------------ relayouts
 
@@ -222,6 +396,27 @@ def _source_map(layout, group, slot_map, old_size):
     positions = np.arange(layout.positions)[:, None] * old_channels
     source = np.where(channel_source[None, :] >= 0, positions + channel_source[None, :], -1)
     return source.reshape(-1)
+
+
+def check_input_rows(input_rows, buffer_size, input_every=1):
+    """`input_rows` as `None` or an int in `[1, buffer_size]`, or a ValueError."""
+    if input_rows is None:
+        return None
+    if (
+        isinstance(input_rows, bool)
+        or not isinstance(input_rows, numbers.Integral)
+        or not 1 <= input_rows <= buffer_size
+    ):
+        raise ValueError(
+            f"input_rows={input_rows!r} is not allowed; expected None or an int in "
+            f"[1, buffer_size={buffer_size}]."
+        )
+    if input_every != 1:
+        raise ValueError(
+            f"input_rows={input_rows!r} with input_every={input_every!r} is not allowed; "
+            "on-demand inputs need input_every=1."
+        )
+    return int(input_rows)
 
 
 def _check_input_layer(layer):
