@@ -343,11 +343,13 @@ class GrowthTaps(activation_taps.ActivationTaps):
 
     # ------------------------------------------------------------ relayouts
 
-    def relayout(self, name, slot_map):
-        super().relayout(name, slot_map)
-        group = self._model_group(name)
+    def relayout_group(self, group, slot_map):
+        """Follow a reallocation of `group`: the activation buffers of its
+        watched producers, and the input rows of every recorded layer that
+        reads it, watched producer or not (once per reallocation)."""
+        super().relayout_group(group, slot_map)
         for reader, layout in self.input_layouts.items():
-            if group is None or group not in layout.groups():
+            if group not in layout.groups():
                 continue
             patch = _patch_size(self.layers[reader])
             # The group already has its new capacity; the buffer still has the old one.
@@ -369,13 +371,6 @@ class GrowthTaps(activation_taps.ActivationTaps):
         if self._reassignable:
             return storage.dynamic_variable(value, trainable=False)
         return tf.Variable(value, trainable=False)
-
-    def _model_group(self, name):
-        for layout in self.input_layouts.values():
-            for group in layout.groups():
-                if name in [layer.name for layer in group.producers]:
-                    return group
-        return None
 
 
 def _source_map(layout, group, slot_map, old_size):

@@ -172,6 +172,13 @@ class ActivationTaps:
         self.positions[name].assign(0)
         self.filled[name].assign(0)
 
+    def relayout_group(self, group, slot_map):
+        """Follow a reallocation of `group` (a `DynamicModel` dependency group):
+        gather the unit columns of its watched producers' buffers."""
+        for layer in group.producers:
+            if layer.name in self.layer_names:
+                self.relayout(layer.name, slot_map)
+
     def relayout(self, name, slot_map):
         """Follow a reallocation of `name`'s group: gather the unit columns."""
         value = storage.gather_axis(self.buffers[name].numpy(), 1, slot_map, 0.0)

@@ -758,10 +758,8 @@ class DynamicModel(keras.Model):
         strategy = self.distribute_strategy
         reassignable = self._reassignable(group)
         retrace = unit_edits.reallocate(group, slot_map, slot_table, strategy, reassignable)
-        taps = self._state.taps
-        for layer in group.producers if taps is not None else ():
-            if layer.name in taps.layer_names:
-                taps.relayout(layer.name, slot_map)
+        if self._state.taps is not None:
+            self._state.taps.relayout_group(group, slot_map)
         self._refresh_symbolic_shapes()
         if slot_table:
             optimizer_state.refresh_variable_index(optimizer, old_keys)

@@ -81,3 +81,36 @@ def test_conv_input_patches_match_outputs_at_the_borders(strides, padding, dilat
         assert np.all(patches != 0)
     else:
         assert np.any(patches == 0)  # border patches read the zero padding
+
+
+@pytest.mark.parametrize("storage", [True, False])
+def test_input_rows_follow_a_reallocated_producer_that_is_not_watched(storage):
+    # Only h2 is watched (with its inputs); h1, which h2 reads, outgrows its
+    # capacity. The input rows of h2 must widen with it (before the fix, the
+    # taps followed only reallocations of watched producers: the next step
+    # failed with reassignable storage, and the inputs went stale otherwise).
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((5,))
+    x = keras.layers.Dense(3, activation="relu", name="h1")(inputs)
+    x = keras.layers.Dense(4, activation="relu", name="h2")(x)
+    base = keras.Model(inputs, keras.layers.Dense(2, name="out")(x))
+    model = keras_grow.DynamicModel(base, seed=0, reassignable_storage=storage)
+    model.compile(keras.optimizers.SGD(0.0), "mse")
+    taps = keras_grow.growth.watch_layers(model, ["h2"], buffer_size=32, rows_per_step=16)
+    data = np.random.default_rng(0).random((16, 5)).astype("float32")
+    model.fit(data, np.zeros((16, 2)), batch_size=16, verbose=0)
+    before = taps.inputs("h2")
+    model.add_units("h1", 4)  # 3 -> 7 units: past the capacity, a reallocation
+    capacity = model.capacities()["h1"]
+    assert capacity >= 7
+    after = taps.inputs("h2")
+    assert after.shape == (16, capacity)
+    np.testing.assert_array_equal(after[:, :3], before[:, :3])
+    np.testing.assert_array_equal(after[:, 3:], 0.0)
+    model.fit(data, np.zeros((16, 2)), batch_size=16, verbose=0)  # records at the new width
+    rows = taps.inputs("h2")
+    kernel = keras.ops.convert_to_numpy(model.get_layer("h2").kernel)
+    bias = keras.ops.convert_to_numpy(model.get_layer("h2").bias)
+    np.testing.assert_allclose(
+        model.activations("h2"), np.maximum(rows @ kernel + bias, 0.0), atol=1e-5
+    )
