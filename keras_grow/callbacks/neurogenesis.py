@@ -61,15 +61,18 @@ class Neurogenesis(StructuralCallback):
     Input rows only when growing (`record_inputs="on_growth"`, for
     initialisers that read inputs): the steps record no input rows at all
     until the trigger asks a layer for `T > 0` units. The layer then does not
-    grow yet: its input gate opens (no retrace), and the next `R` recorded
-    rows get their inputs written (`R = initializer.input_rows_needed(
-    buffer_size, max_units)`, every buffered row without a limit or without
-    that method); once `R` such rows are there the layer gains the units
-    decided then (`min(T, max_units − width)`, capped again by `max_units`
-    at that point), initialised from those `R` input rows and their
+    grow yet: its input gate opens (no retrace), and the next recorded rows
+    get their inputs written into a ring of `R` rows per layer (`R =
+    initializer.input_rows_needed(buffer_size, max_units)`, every buffered
+    row without a limit or without that method); once the rows the
+    initialiser reads at the new width are there (`input_rows_needed(
+    buffer_size, width + T)`, at most `R`: for `NorthSelect`, 512 rows up
+    to 256 units) the layer gains the units decided then
+    (`min(T, max_units − width)`, capped again by `max_units` at that
+    point), initialised from those input rows and their
     activations, and the gate closes. The trade: a growth event happens
-    `W = ceil(R / rows per step)` steps after the trigger fired (2 steps for
-    512 rows at 256 rows per step), measured on those `W` steps' rows rather
+    `W = ceil(rows needed / rows per step)` steps after the trigger fired (2
+    steps for 512 rows at 256 rows per step, 1 at 512), measured on those `W` steps' rows rather
     than on the window the trigger saw, and the trigger is not evaluated on
     a pending layer meanwhile; in exchange no other step records inputs
     (on VGG-11 at 1/4 width, batch 128, the taps' own recording falls from
@@ -267,7 +270,7 @@ class Neurogenesis(StructuralCallback):
             capacity = self._reserved_capacity(layer)
             if capacity is not None:
                 model.reserve(layer, capacity, reason=type(self).__name__)
-        self._pending = {}  # layer: [units, first row id, step the trigger fired]
+        self._pending = {}  # layer: [units, first row id, step the trigger fired, rows needed]
         self._input_rows = None
         if self.needs("activations"):
             on_growth = self.record_inputs == "on_growth" and self.needs("inputs")
@@ -357,7 +360,7 @@ class Neurogenesis(StructuralCallback):
             if count <= 0:
                 continue
             if self._input_rows is not None:  # "on_growth": record the inputs first
-                self._wait_for_inputs(layer, count)
+                self._wait_for_inputs(layer, count, width + count)
                 continue
             probes = self._add(layer, count, probes, observation.activations)
             added[layer] = count
@@ -400,21 +403,26 @@ class Neurogenesis(StructuralCallback):
         needed = max(rows_needed(self.buffer_size, limit) for limit in limits)
         return int(min(max(needed, 1), self.buffer_size))
 
-    def _wait_for_inputs(self, layer, count):
+    def _wait_for_inputs(self, layer, count, width):
         """`record_inputs="on_growth"`: open `layer`'s input gate and look again
-        when `R` rows can have arrived (at most `rows_per_step` per step)."""
+        when the rows the initialiser reads at `width` units (at most `R`) can
+        have arrived (at most `rows_per_step` per step)."""
+        needed = self._input_rows
+        rows_needed = getattr(self.initializer, "input_rows_needed", None)
+        if rows_needed is not None:
+            needed = int(min(max(rows_needed(self.buffer_size, width), 1), needed))
         first = self._taps.set_input_recording(layer, True)
-        self._pending[layer] = [count, first, self._step]
+        self._pending[layer] = [count, first, self._step, needed]
         rate = self._row_rate(layer)
-        self._next_check[layer] = self._step + max(1, math.ceil(self._input_rows / rate))
+        self._next_check[layer] = self._step + max(1, math.ceil(needed / rate))
 
     def _inputs_arrived(self, layer):
         """Whether the pending `layer`'s ring holds `R` valid rows recorded since
         its gate opened; reads the taps only from the step they can be there."""
         if self._step < self._next_check.get(layer, 0):
             return False
-        first = self._pending[layer][1]
-        missing = self._input_rows - self._taps.input_rows_since(layer, first)
+        _, first, _, needed = self._pending[layer]
+        missing = needed - self._taps.input_rows_since(layer, first)
         if missing > 0:
             rate = self._row_rate(layer)
             self._next_check[layer] = self._step + max(1, math.ceil(missing / rate))

@@ -139,6 +139,35 @@ def test_growth_happens_w_steps_after_the_trigger_with_its_count(storage, jit_co
     np.testing.assert_allclose(before, after, atol=1e-5)
 
 
+class WidthRows(SeenSelect):
+    """Reads 4 input rows per unit of the layer's width (at most the buffer)."""
+
+    def input_rows_needed(self, buffered_rows, max_width):
+        return min(buffered_rows, 4 * max_width)
+
+
+def test_pending_growth_waits_only_for_the_rows_read_at_the_new_width():
+    # R = 4 * max_units = 40 rows are kept, but 3 + 2 units read 20: W = 2 steps of 16.
+    model = _mlp()
+    trigger = OnceTrigger("hidden1", count=2, after=5)
+    initializer = WidthRows(candidates=20, scoring_rows=None)
+    callback = Neurogenesis(
+        trigger,
+        initializer,
+        layers=["hidden1"],
+        max_units=10,
+        buffer_size=64,
+        rows_per_step=16,
+        record_inputs="on_growth",
+    )
+    x, y = _data()
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0, shuffle=False, callbacks=[callback])
+    assert callback._input_rows == 40
+    grown = [e for e in model.structure_history if e.operation == "add_units"]
+    assert [(e.step, e.count) for e in grown] == [(trigger.fired + 2, 2)]
+    assert initializer.seen == ((32, 8), (32, 3))  # the 2 pending steps' rows
+
+
 def test_pending_count_is_capped_by_max_units():
     model = _mlp()
     trigger = OnceTrigger("hidden1", count=50)
