@@ -31,7 +31,10 @@ about +9 %; GradMax 14.0 s, about +155 %).
      `min_new_rows` (default: `buffer_size`) rows it has not seen, so with
      `buffer_size` rows and `rows_per_step` rows per step it evaluates every
      `buffer_size / rows_per_step` steps at `every=1`; the amortised ratio
-     divides by that.
+     divides by that. The `..._per_layer_refresh` keys divide each layer's
+     own evaluation time by its own refill interval instead: the fc layers
+     get one row per image (128 per step), so their buffers refill every 16
+     steps, not 8.
    - GradMax trigger: one gradient probe (an extra forward and backward pass
      on `probe_size` rows, 128 or 32) plus the auxiliary gradients and their
      singular values for all layers, divided by one step, with the probe as
@@ -50,7 +53,9 @@ about +9 %; GradMax 14.0 s, about +155 %).
    (`reserve_auto_static_storage`: 4x the starting width up front, a retrace
    per reallocation, masked steps at 256), `reserve=True` (784 up front:
    compute at 784), `reserve=False` (the DynamicModel's geometric
-   reallocation) and `reserve=256`. Runs are
+   reallocation) and `reserve=256`; and `reserve_auto_inputs_on_growth`, the
+   default with `record_inputs="on_growth"` (input rows recorded only on
+   the step after the trigger fires, growth one step later). Runs are
    interleaved and the medians of `--repeats` runs are compared (wall clock,
    and CPU time of the process, which counts the work done whatever share of
    the shared cores the process got); widths, capacities (hidden1, hidden2),
@@ -145,8 +150,19 @@ def trigger_overhead(quick):
     probe = growth.GradientProbe(gradient_model, layers)
     gradient_trigger = growth.GradientTrigger()
 
+    # Rows a step can give each layer: the fc layers see one row per image (128),
+    # so their buffers refill every 16 steps, the conv layers' every 8.
+    per_batch = {
+        layer: BATCH * int(np.prod(tapped.get_layer(layer).output.shape[1:-1])) for layer in layers
+    }
+    refresh_of = {
+        layer: -(-buffer_size // min(rows_per_step, per_batch[layer])) for layer in layers
+    }
+    layer_times = {layer: [] for layer in layers}
+
     def evaluate_activation_trigger():
         for layer in layers:
+            start = time.perf_counter()
             trigger(
                 growth.Observation(
                     layer=layer,
@@ -155,6 +171,7 @@ def trigger_overhead(quick):
                     convolutional=_model_access.is_convolution(tapped, layer),
                 )
             )
+            layer_times[layer].append(time.perf_counter() - start)
 
     def evaluate_gradient_trigger(rows, full=False):
         for layer, result in probe(x[:rows], y[:rows], full=full).items():
@@ -217,6 +234,8 @@ def trigger_overhead(quick):
     m = {key: statistics.median(values) for key, values in times.items()}
     cpu_median = {key: statistics.median(values) for key, values in cpu.items()}
     refresh = buffer_size // rows_per_step
+    # Each layer evaluated when its own buffer has refilled (as Neurogenesis does).
+    per_layer = sum(statistics.median(layer_times[k]) / refresh_of[k] for k in layers)
     return {
         "rounds": rounds,
         "step_static_s": m["static"],
@@ -243,6 +262,16 @@ def trigger_overhead(quick):
         / m["static"],
         "north_select_amortised_plus_recording_on_growth": (
             m["north"] / refresh + m["record_on_demand"] - m["dispatch"]
+        )
+        / m["static"],
+        "north_select_refresh_steps_per_layer": refresh_of,
+        "north_select_amortised_per_layer_refresh": per_layer / m["static"],
+        "north_select_amortised_per_layer_refresh_plus_recording": (
+            per_layer + m["record"] - m["dispatch"]
+        )
+        / m["static"],
+        "north_select_amortised_per_layer_refresh_plus_recording_on_growth": (
+            per_layer + m["record_on_demand"] - m["dispatch"]
         )
         / m["static"],
         "north_select_trigger_s": m["north"],
@@ -408,13 +437,14 @@ def scoring_rows_quality(quick, seeds=3):
     }
 
 
-# name: (Neurogenesis reserve, DynamicModel reassignable_storage)
+# name: (Neurogenesis reserve, DynamicModel reassignable_storage, record_inputs)
 VARIANTS = {
-    "reserve_auto": ("auto", "auto"),
-    "reserve_auto_static_storage": ("auto", False),
-    "reserve_784": (True, "auto"),
-    "reserve_none": (False, "auto"),
-    "reserve_256": (256, "auto"),
+    "reserve_auto": ("auto", "auto", "always"),
+    "reserve_auto_inputs_on_growth": ("auto", "auto", "on_growth"),
+    "reserve_auto_static_storage": ("auto", False, "always"),
+    "reserve_784": (True, "auto", "always"),
+    "reserve_none": (False, "auto", "always"),
+    "reserve_256": (256, "auto", "always"),
 }
 
 
@@ -429,7 +459,7 @@ def growing_run(
         for rows in scoring_rows
     }
     # The taps and trigger evaluations alone: gamma 10 never triggers growth.
-    variants["no_growth"] = (("auto", "auto"), "auto", 10.0)
+    variants["no_growth"] = (("auto", "auto", "always"), "auto", 10.0)
     times = {"medium_static": [], **{name: [] for name in variants}}
     cpu = {name: [] for name in times}
     tracing = {name: [] for name in times}
@@ -442,13 +472,18 @@ def growing_run(
         times["medium_static"].append(time.perf_counter() - start)
         cpu["medium_static"].append(time.process_time() - start_cpu)
         tracing["medium_static"].append(clock.tracing_cpu_seconds())
-        for name, ((reserve, storage), rows, gamma) in variants.items():
+        for name, ((reserve, storage, record_inputs), rows, gamma) in variants.items():
             model = mlp((64, 64), repeat, lr, storage)
             trigger = growth.ActivationTrigger(gamma=gamma, epsilon=0.01)
             rows = {"auto": "auto", "all": None}.get(rows, rows)
             initializer = growth.NorthSelect(1000, 0.01, scoring_rows=rows)
             callback = keras_grow.callbacks.Neurogenesis(
-                trigger, initializer, max_units=784, buffer_size=1568, reserve=reserve
+                trigger,
+                initializer,
+                max_units=784,
+                buffer_size=1568,
+                reserve=reserve,
+                record_inputs=record_inputs,
             )
             callback.blas_threads = blas_threads
             timer = TimedGrowth(callback)
