@@ -76,7 +76,10 @@ class Neurogenesis(StructuralCallback):
     than on the window the trigger saw, and the trigger is not evaluated on
     a pending layer meanwhile; in exchange no other step records inputs
     (on VGG-11 at 1/4 width, batch 128, the taps' own recording falls from
-    about 3.3 % to 1.5 % of a step, `benchmarks/bench_neurogenesis.py`).
+    about 3.4 % to 1.5 % of a step, and the trigger with its buffers from
+    6.2-6.5 % to 4.2-4.5 %, `benchmarks/bench_neurogenesis.py`). On the MNIST
+    MLP, whose inputs are cheap to record, the waits leave fewer growth
+    events (a smaller first layer) for no gain in time: it suits convolutions.
     The rows per step are estimated from the rows recorded so far (short
     last batches lower the estimate and can delay the growth by a step). A
     growth still pending when training ends is dropped. `"always"` (the
@@ -95,8 +98,9 @@ class Neurogenesis(StructuralCallback):
     no headroom: the network trains at its own width, which is where a
     growing run saves time over a static one (BENCHMARKS.md, "NORTH*
     neurogenesis": on the issue's MNIST MLP, 64-64 growing to about 170-80,
-    a NORTH-Select run costs a median 1.34x the Medium Static 256-256 run,
-    against 1.5-1.8x with static storage and 4x headroom).
+    a NORTH-Select run costs 1.2-1.6x the Medium Static 256-256 run
+    depending on the machine's load, against 1.5-1.8x with static storage
+    and 4x headroom in the same processes).
     `reserve=True` allocates `max_units` up front: never a retrace, but
     every step computes (masked) at the maximal width (on an accelerator,
     where a wider matmul costs little and a retrace is an XLA
