@@ -226,3 +226,45 @@ def test_get_config_records_the_mode():
         growth.ActivationTrigger(), growth.NorthSelect(), record_inputs="on_growth"
     )
     assert callback.get_config()["record_inputs"] == "on_growth"
+
+
+def test_a_convolution_grows_from_its_pending_patches_function_preserving():
+    # Conv channels, static storage (conv groups): NorthSelect scores candidates
+    # on the 3x3 patches recorded during the 2 pending steps (64 rows, 32 per step).
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((8, 8, 3))
+    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="c1")(inputs)
+    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="c2")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    base = keras.Model(inputs, keras.layers.Dense(2, name="out")(x))
+    model = keras_grow.DynamicModel(base, seed=0)
+    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    trigger = OnceTrigger("c1", count=3, after=3)
+    initializer = SeenSelect(candidates=20)
+    callback = Neurogenesis(
+        trigger,
+        initializer,
+        layers=["c1"],
+        max_units=10,
+        buffer_size=64,
+        rows_per_step=32,
+        record_inputs="on_growth",
+    )
+    images = np.random.default_rng(0).random((64, 8, 8, 3)).astype("float32")
+    labels = (images.mean(axis=(1, 2, 3)) > 0.5).astype("int64")
+    probe, outputs = images[:4], []
+    model.fit(
+        images,
+        labels,
+        batch_size=8,
+        epochs=1,
+        verbose=0,
+        shuffle=False,
+        callbacks=[Outputs(probe, outputs), callback, Outputs(probe, outputs)],
+    )
+    grown = [e for e in model.structure_history if e.operation == "add_units"]
+    assert [(e.step, e.layer, e.count) for e in grown] == [(trigger.fired + 2, "c1", 3)]
+    assert initializer.seen == ((64, 9 * 3), (64, 4))  # patches of 3 channels, 4 units
+    (width_before, before), (width_after, after) = outputs[2 * (trigger.fired + 1) :][:2]
+    assert (width_before["c1"], width_after["c1"]) == (4, 7)
+    np.testing.assert_allclose(before, after, atol=1e-5)
