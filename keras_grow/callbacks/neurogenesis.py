@@ -441,14 +441,8 @@ class Neurogenesis(StructuralCallback):
 
     def _input_every(self):
         """Record every k-th row's inputs: the largest k dividing `buffer_size`
-        that leaves the initialiser the input rows it reads at the widest
-        `max_units` (all rows if it does not say, or without a limit)."""
-        rows_needed = getattr(self.initializer, "input_rows_needed", None)
-        limits = [self.limit(layer) for layer in self.groups]
-        if rows_needed is None or None in limits:
-            return 1
-        needed = max(rows_needed(self.buffer_size, limit) for limit in limits)
-        every = max(1, self.buffer_size // max(needed, 1))
+        that leaves the initialiser the rows `_inputs_needed` says."""
+        every = max(1, self.buffer_size // self._inputs_needed())
         while self.buffer_size % every:
             every -= 1
         return every

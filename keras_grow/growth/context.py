@@ -60,8 +60,6 @@ def watch_layers(
         if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
             raise ValueError(f"{name}={value!r} is not allowed; expected an int >= 1.")
     names = list(layer_names)
-    input_every = taps.check_input_every(input_every, buffer_size)
-    input_rows = taps.check_input_rows(input_rows, buffer_size, input_every)
     return taps.install(
         model,
         names,
