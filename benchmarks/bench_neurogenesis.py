@@ -67,6 +67,11 @@ about +9 %; GradMax 14.0 s, about +155 %).
    that traced a train function (the first step, and one after each
    reallocation) is reported, with the CPU ratio without it.
 
+3. Input modes on a CNN (`--only conv_inputs`): a small MNIST CNN grown by
+   NORTH-Select with `record_inputs="always"` and `"on_growth"`, interleaved
+   per seed: does waiting for input rows change the widths, the number of
+   growth events or the test accuracy (`conv_input_modes`)?
+
 NumPy's BLAS is limited to one thread (`OPENBLAS_NUM_THREADS=1`, set before
 NumPy loads): on a shared machine a multi-threaded BLAS call stalls whenever
 one of its threads is descheduled (we measured 0.7 ms vs 94 ms medians for
@@ -524,11 +529,85 @@ def growing_run(
     return result
 
 
+def small_cnn(seed):
+    """MNIST CNN conv1(16)-pool-conv2(32)-pool-fc1(64)-10, ReLU, for the input-modes run."""
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input((28, 28, 1))
+    x = keras.layers.Conv2D(16, 3, padding="same", activation="relu", name="conv1")(inputs)
+    x = keras.layers.MaxPooling2D()(x)
+    x = keras.layers.Conv2D(32, 3, padding="same", activation="relu", name="conv2")(x)
+    x = keras.layers.MaxPooling2D()(x)
+    x = keras.layers.Flatten()(x)
+    x = keras.layers.Dense(64, activation="relu", name="fc1")(x)
+    outputs = keras.layers.Dense(10, name="predictions")(x)
+    model = keras_grow.DynamicModel(keras.Model(inputs, outputs), seed=seed)
+    model.compile(
+        keras.optimizers.Adam(1e-3),
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    return model
+
+
+def conv_input_modes(repeats, quick):
+    """Does recording input rows only for pending growths change what grows?
+
+    `small_cnn` on MNIST-5k (4 000 training images, batch 128, Adam 1e-3) grown
+    by NORTH-Select (100 candidates, the thesis' number for convolutions;
+    ActivationTrigger γ 0.9, ε 0.01; `max_units=128`; 2 048-row buffers, 256 rows
+    per step: evaluations every 8 steps for the conv layers, 16 for fc1; input
+    rows read: 512) with `record_inputs="always"` and `"on_growth"` (growth 2
+    steps after the trigger), interleaved per seed: final widths, growth
+    events, test accuracy and wall clock.
+    """
+    (x, y), (x_test, y_test) = keras_grow.datasets.mnist_5k(seed=0, test_size=1000)
+    x, x_test = x.reshape(-1, 28, 28, 1), x_test.reshape(-1, 28, 28, 1)
+    epochs = 1 if quick else 5
+    modes = ("always", "on_growth")
+    runs = {mode: [] for mode in modes}
+    for seed in range(1 if quick else repeats):
+        for mode in modes:
+            model = small_cnn(seed)
+            callback = keras_grow.callbacks.Neurogenesis(
+                growth.ActivationTrigger(gamma=0.9, epsilon=0.01),
+                growth.NorthSelect(candidates=100),
+                max_units=128,
+                buffer_size=2048,
+                rows_per_step=256,
+                record_inputs=mode,
+            )
+            start = time.perf_counter()
+            model.fit(x, y, epochs=epochs, batch_size=128, verbose=0, callbacks=[callback])
+            seconds = time.perf_counter() - start
+            _, accuracy = model.evaluate(x_test, y_test, verbose=0)
+            events = [e for e in model.structure_history if e.operation == "add_units"]
+            widths = model.widths()
+            runs[mode].append(
+                {
+                    "widths": [widths[k] for k in ("conv1", "conv2", "fc1")],
+                    "events": len(events),
+                    "test_accuracy": round(float(accuracy), 4),
+                    "seconds": round(seconds, 2),
+                }
+            )
+    summary = {}
+    for mode in modes:
+        summary[mode] = {
+            "mean_test_accuracy": float(np.mean([r["test_accuracy"] for r in runs[mode]])),
+            "mean_widths": np.mean([r["widths"] for r in runs[mode]], axis=0).round(1).tolist(),
+            "median_seconds": statistics.median(r["seconds"] for r in runs[mode]),
+            "runs": runs[mode],
+        }
+    return {"epochs": epochs, **summary}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="few steps and epochs")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--only", choices=["triggers", "growing", "select"], default=None)
+    parser.add_argument(
+        "--only", choices=["triggers", "growing", "select", "conv_inputs"], default=None
+    )
     parser.add_argument("--lr", type=float, default=1e-3, help="Adam rate of the growing run")
     parser.add_argument(
         "--blas-default",
@@ -564,6 +643,9 @@ def main():
     if args.only in (None, "select"):
         results["north_select_scoring_rows"] = scoring_rows_quality(args.quick)
         print(json.dumps(results["north_select_scoring_rows"], indent=2), flush=True)
+    if args.only in (None, "conv_inputs"):
+        results["conv_input_modes"] = conv_input_modes(args.repeats, args.quick)
+        print(json.dumps(results["conv_input_modes"], indent=2), flush=True)
     if args.only in (None, "growing"):
         results["growing_mlp_vs_medium_static"] = growing_run(
             args.repeats,

@@ -69,21 +69,26 @@ class Neurogenesis(StructuralCallback):
     buffer_size, width + T)`, at most `R`: for `NorthSelect`, 512 rows up
     to 256 units) the layer gains the units decided then
     (`min(T, max_units − width)`, capped again by `max_units` at that
-    point), initialised from those input rows and their
-    activations, and the gate closes. The trade: a growth event happens
-    `W = ceil(rows needed / rows per step)` steps after the trigger fired (2
-    steps for 512 rows at 256 rows per step, 1 at 512), measured on those `W` steps' rows rather
-    than on the window the trigger saw, and the trigger is not evaluated on
-    a pending layer meanwhile; in exchange no other step records inputs
-    (on VGG-11 at 1/4 width, batch 128, the taps' own recording falls from
-    about 3.4 % to 1.5 % of a step, and the trigger with its buffers from
-    6.2-6.5 % to 4.2-4.5 %, `benchmarks/bench_neurogenesis.py`). On the MNIST
-    MLP, whose inputs are cheap to record, the waits leave fewer growth
-    events (a smaller first layer) for no gain in time: it suits convolutions.
-    The rows per step are estimated from the rows recorded so far (short
-    last batches lower the estimate and can delay the growth by a step). A
-    growth still pending when training ends is dropped. `"always"` (the
-    default) records input rows at every step, as described above.
+    point), initialised from those input rows and their activations, and
+    the gate closes. The trade: a growth event happens `W = ceil(rows
+    needed / rows per step)` steps after the trigger fired (2 steps for 512
+    rows at 256 rows per step, 1 at 512), measured on those `W` steps' rows
+    rather than on the window the trigger saw, and the trigger is not
+    evaluated on a pending layer meanwhile; in exchange no other step
+    records inputs. A convolution's input rows are its receptive-field
+    patches (`k·k·C_in` numbers each), the bulk of the recording: on VGG-11
+    at 1/4 width, batch 128, the taps' own recording falls from about 3.4 %
+    to 1.5 % of a step, and the trigger with its buffers from 6.2-6.5 % to
+    4.2-4.5 %; on a small MNIST CNN (3 seeds) the layers grew to nearly the
+    same widths with the same accuracy (`benchmarks/bench_neurogenesis.py`,
+    `--only triggers` and `--only conv_inputs`). On the MNIST MLP, whose
+    inputs are cheap to record, the waits leave fewer growth events (a
+    smaller first layer) for no gain in time. Hence the default,
+    `record_inputs="auto"`: `"on_growth"` when a growing layer is a
+    convolution, else `"always"` (input rows at every step, as described
+    above). The rows per step are estimated from the rows recorded so far
+    (short last batches lower the estimate and can delay the growth by a
+    step). A growth still pending when training ends is dropped.
 
     Capacity: a `DynamicModel` computes at its allocated capacity (inactive
     slots are masked). A reallocation retraces the train step (about as long
@@ -149,8 +154,9 @@ class Neurogenesis(StructuralCallback):
             `optimizer_state`).
         seed: seed of the probe row draws.
         verbose: 1 prints every growth event.
-        record_inputs: `"always"` (default) or `"on_growth"`: when input
-            rows are recorded for initialisers that read them (see above).
+        record_inputs: `"auto"` (default), `"always"` or `"on_growth"`: when
+            input rows are recorded for initialisers that read them (see
+            above); `record_inputs_mode` says what `"auto"` chose.
 
     Example:
 
@@ -183,7 +189,7 @@ class Neurogenesis(StructuralCallback):
         seed=0,
         verbose=0,
         optimizer_state="fresh",
-        record_inputs="always",
+        record_inputs="auto",
     ):
         super().__init__()
         if not callable(trigger) or not hasattr(trigger, "requires"):
@@ -225,6 +231,19 @@ class Neurogenesis(StructuralCallback):
     def fresh_optimizer_state(self):
         """`True` when new units start with a fresh optimizer state (older spelling)."""
         return self.optimizer_state == "fresh"
+
+    @property
+    def record_inputs_mode(self):
+        """`"always"` or `"on_growth"`: `record_inputs`, with `"auto"` resolved
+        for the model being trained (`"on_growth"` if a growing layer is a
+        convolution). `None` before training starts."""
+        if self.record_inputs != "auto":
+            return self.record_inputs
+        if not self.groups:
+            return None
+        model = self.model
+        convolution = any(_model_access.is_convolution(model, layer) for layer in self.groups)
+        return "on_growth" if convolution else "always"
 
     # ----------------------------------------------------------------- needs
 
@@ -277,7 +296,7 @@ class Neurogenesis(StructuralCallback):
         self._pending = {}  # layer: [units, first row id, step the trigger fired, rows needed]
         self._input_rows = None
         if self.needs("activations"):
-            on_growth = self.record_inputs == "on_growth" and self.needs("inputs")
+            on_growth = self.record_inputs_mode == "on_growth" and self.needs("inputs")
             self._input_rows = self._inputs_needed() if on_growth else None
             self._taps = context_lib.watch_layers(
                 model,
@@ -581,7 +600,7 @@ def _check_optimizer_state(optimizer_state, fresh_optimizer_state):
     return implied
 
 
-RECORD_INPUTS = ("always", "on_growth")
+RECORD_INPUTS = ("auto", "always", "on_growth")
 
 
 def _check_record_inputs(record_inputs):

@@ -206,7 +206,9 @@ def test_always_records_inputs_at_every_step():
     )
     x, y = _data(64)
     model.fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=[callback, Inspect()])
-    assert callback.get_config()["record_inputs"] == "always"
+    # The default, "auto", records at every step for Dense layers.
+    assert callback.get_config()["record_inputs"] == "auto"
+    assert callback.record_inputs_mode == "always"
     assert ring == [(None, 16), (None, 32), (None, 32), (None, 32)]
 
 
@@ -214,7 +216,7 @@ def test_always_records_inputs_at_every_step():
 def test_bad_record_inputs_raises_and_changes_nothing(value):
     model = _mlp()
     weights = [w.copy() for w in model.get_weights()]
-    with pytest.raises(ValueError, match=r"record_inputs=.* \('always', 'on_growth'\)"):
+    with pytest.raises(ValueError, match=r"record_inputs=.* \('auto', 'always', 'on_growth'\)"):
         Neurogenesis(growth.ActivationTrigger(), growth.NorthSelect(), record_inputs=value)
     assert model.activation_taps is None
     for before, after in zip(weights, model.get_weights()):
@@ -229,8 +231,9 @@ def test_get_config_records_the_mode():
 
 
 def test_a_convolution_grows_from_its_pending_patches_function_preserving():
-    # Conv channels, static storage (conv groups): NorthSelect scores candidates
-    # on the 3x3 patches recorded during the 2 pending steps (64 rows, 32 per step).
+    # Conv channels, static storage (conv groups), the default record_inputs:
+    # NorthSelect scores candidates on the 3x3 patches recorded during the 2
+    # pending steps (64 rows, 32 per step).
     keras.utils.set_random_seed(0)
     inputs = keras.Input((8, 8, 3))
     x = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="c1")(inputs)
@@ -248,8 +251,7 @@ def test_a_convolution_grows_from_its_pending_patches_function_preserving():
         max_units=10,
         buffer_size=64,
         rows_per_step=32,
-        record_inputs="on_growth",
-    )
+    )  # record_inputs="auto": "on_growth", the measured layer is a convolution
     images = np.random.default_rng(0).random((64, 8, 8, 3)).astype("float32")
     labels = (images.mean(axis=(1, 2, 3)) > 0.5).astype("int64")
     probe, outputs = images[:4], []
@@ -262,6 +264,7 @@ def test_a_convolution_grows_from_its_pending_patches_function_preserving():
         shuffle=False,
         callbacks=[Outputs(probe, outputs), callback, Outputs(probe, outputs)],
     )
+    assert callback.record_inputs_mode == "on_growth"
     grown = [e for e in model.structure_history if e.operation == "add_units"]
     assert [(e.step, e.layer, e.count) for e in grown] == [(trigger.fired + 2, "c1", 3)]
     assert initializer.seen == ((64, 9 * 3), (64, 4))  # patches of 3 channels, 4 units
