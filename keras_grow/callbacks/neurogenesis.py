@@ -293,7 +293,7 @@ class Neurogenesis(StructuralCallback):
             capacity = self._reserved_capacity(layer)
             if capacity is not None:
                 model.reserve(layer, capacity, reason=type(self).__name__)
-        self._pending = {}  # layer: [units, first row id, step the trigger fired, rows needed]
+        self._pending = {}  # layer: (units, first row id, rows needed)
         self._input_rows = None
         if self.needs("activations"):
             on_growth = self.record_inputs_mode == "on_growth" and self.needs("inputs")
@@ -435,7 +435,7 @@ class Neurogenesis(StructuralCallback):
         if rows_needed is not None:
             needed = int(min(max(rows_needed(self.buffer_size, width), 1), needed))
         first = self._taps.set_input_recording(layer, True)
-        self._pending[layer] = [count, first, self._step, needed]
+        self._pending[layer] = (count, first, needed)
         rate = self._row_rate(layer)
         self._next_check[layer] = self._step + max(1, math.ceil(needed / rate))
 
@@ -444,7 +444,7 @@ class Neurogenesis(StructuralCallback):
         its gate opened; reads the taps only from the step they can be there."""
         if self._step < self._next_check.get(layer, 0):
             return False
-        _, first, _, needed = self._pending[layer]
+        _, first, needed = self._pending[layer]
         missing = needed - self._taps.input_rows_since(layer, first)
         if missing > 0:
             rate = self._row_rate(layer)

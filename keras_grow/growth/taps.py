@@ -79,9 +79,9 @@ def install(
     writes behind `GrowthTaps.set_recording` (see `ActivationTaps`).
     `input_rows=R` records inputs on demand only (see the module docstring).
     """
-    input_every = check_input_every(input_every, buffer_size)
-    input_rows = check_input_rows(input_rows, buffer_size, input_every)
-    model.watch(layer_names, buffer_size=buffer_size, rows_per_step=rows_per_step)
+    layer_names, buffer_size, rows_per_step = model._check_watch(
+        layer_names, buffer_size, rows_per_step
+    )
     taps = GrowthTaps(
         model,
         layer_names,
@@ -127,9 +127,10 @@ class GrowthTaps(activation_taps.ActivationTaps):
         input_every=1,
         input_rows=None,
     ):
+        # Checked before any buffer is allocated.
+        self.input_every = check_input_every(input_every, int(buffer_size))
+        self.input_rows = check_input_rows(input_rows, int(buffer_size), self.input_every)
         super().__init__(model, layer_names, buffer_size, rows_per_step, gated)
-        self.input_every = check_input_every(input_every, self.buffer_size)
-        self.input_rows = check_input_rows(input_rows, self.buffer_size, self.input_every)
         self.input_layers = [name for name in self.layer_names if name in set(input_layers)]
         self.layers = {name: model.get_layer(name) for name in self.input_layers}
         self.input_layouts = {}

@@ -401,6 +401,16 @@ class DynamicModel(keras.Model):
             rows_per_step: rows written per layer and step (evenly spaced
                 among the batch's rows).
         """
+        layer_names, buffer_size, rows_per_step = self._check_watch(
+            layer_names, buffer_size, rows_per_step
+        )
+        self._state.taps = activation_taps.ActivationTaps(
+            self, layer_names, buffer_size, rows_per_step
+        )
+        self._reset_compiled_functions()
+
+    def _check_watch(self, layer_names, buffer_size, rows_per_step):
+        """`watch`'s arguments checked (a ValueError naming the bad one) and normalised."""
         layer_names = list(layer_names)
         known = set(self.widths())
         for name in layer_names:
@@ -411,10 +421,7 @@ class DynamicModel(keras.Model):
                 )
         buffer_size = _check_count(buffer_size, "buffer_size")
         rows_per_step = _check_count(rows_per_step, "rows_per_step")
-        self._state.taps = activation_taps.ActivationTaps(
-            self, layer_names, buffer_size, rows_per_step
-        )
-        self._reset_compiled_functions()
+        return layer_names, buffer_size, rows_per_step
 
     @property
     def activation_taps(self):

@@ -183,6 +183,11 @@ def test_bad_input_rows_raise_and_install_nothing(options):
     with pytest.raises(ValueError, match=r"input_rows=.* is not allowed"):
         growth.watch_layers(model, ["h1"], buffer_size=64, **options)
     assert model.activation_taps is None
+    # Taps already installed stay in place, untouched.
+    installed = growth.watch_layers(model, ["h2"], buffer_size=64)
+    with pytest.raises(ValueError, match=r"input_rows=.* is not allowed"):
+        growth.watch_layers(model, ["h1"], buffer_size=64, **options)
+    assert model.activation_taps is installed
 
 
 def test_gates_and_aligned_rows_need_an_on_demand_layer():
