@@ -91,6 +91,7 @@ if "--blas-default" not in sys.argv:
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import argparse  # noqa: E402
+import gc  # noqa: E402
 import json  # noqa: E402
 import statistics  # noqa: E402
 import time  # noqa: E402
@@ -472,6 +473,7 @@ def growing_run(
     for repeat in range(repeats):
         model = mlp((256, 256), repeat, lr)
         clock = StepClock()
+        gc.collect()  # no earlier run's garbage collected inside this one
         start, start_cpu = time.perf_counter(), time.process_time()
         model.fit(x, y, epochs=epochs, batch_size=512, verbose=0, callbacks=[clock])
         times["medium_static"].append(time.perf_counter() - start)
@@ -493,6 +495,7 @@ def growing_run(
             callback.blas_threads = blas_threads
             timer = TimedGrowth(callback)
             clock = StepClock()
+            gc.collect()
             start, start_cpu = time.perf_counter(), time.process_time()
             model.fit(x, y, epochs=epochs, batch_size=512, verbose=0, callbacks=[clock, callback])
             times[name].append(time.perf_counter() - start)
