@@ -49,7 +49,8 @@ def plot_widths(source, path=None, ax=None, layers=None, title="Layer widths"):
     Example:
 
     ```python
-    history = model.fit(x, y, epochs=5, callbacks=[...])
+    growth = keras_grow.callbacks.ScheduledGrowth(every=20, units=8)
+    history = model.fit(x, y, epochs=5, callbacks=[growth])
     keras_grow.analysis.plot_widths(model, path="widths.png")    # per event
     keras_grow.analysis.plot_widths(history, path="epochs.png")  # per epoch
     ```

@@ -183,6 +183,8 @@ class HyperGrowingMLP(_HyperGrowing):
     Example:
 
     ```python
+    import keras_tuner
+
     tuner = keras_tuner.RandomSearch(
         keras_grow.applications.HyperGrowingMLP(input_shape=(784,), classes=10),
         objective="val_accuracy", max_trials=8)
@@ -259,6 +261,8 @@ class HyperGrowingVGG11(_HyperGrowing):
     Example:
 
     ```python
+    import keras_tuner
+
     tuner = keras_tuner.RandomSearch(
         keras_grow.applications.HyperGrowingVGG11(input_shape=(32, 32, 3), classes=10),
         objective="val_accuracy", max_trials=4)

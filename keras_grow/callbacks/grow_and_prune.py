@@ -106,7 +106,7 @@ class GrowAndPrune(StructuralCallback):
     model.compile(keras.optimizers.Adam(3e-4, weight_decay=1e-3),
                   "sparse_categorical_crossentropy", metrics=["accuracy"])
     model.fit(ds, epochs=5, callbacks=[keras_grow.callbacks.GrowAndPrune(every=50)])
-    model.structure_history[-1]
+    model.structure_history  # the prune and grow events, if any
     ```
     """
 

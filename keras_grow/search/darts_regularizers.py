@@ -72,7 +72,7 @@ class ProximityRegularizer(ArchRegularizer):
     Example:
 
     ```python
-    regularizer = search.set_arch_regularizer("proximity", rho=0.1)
+    regularizer = search.set_arch_regularizer("proximity", rho=0.1)  # search is built
     regularizer.strength.assign(1.0)  # or let callbacks.ProximityRegularization ramp it
     ```
     """

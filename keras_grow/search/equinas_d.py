@@ -78,7 +78,8 @@ def MixedEquivariantCNN(
     Example:
 
     >>> from keras_grow.search import MixedEquivariantCNN
-    >>> net = MixedEquivariantCNN(("C1", "C4"), input_shape=(9, 9, 1), width=8)
+    >>> net = MixedEquivariantCNN(("C1", "C4"), input_shape=(9, 9, 1), width=8,
+    ...                           pool_after=(2, 4))
     >>> net.output_shape
     (None, 10)
     """
@@ -157,7 +158,9 @@ class EquiNASD(keras.Model):
 
     >>> import keras, numpy as np
     >>> from keras_grow.search import EquiNASD, MixedEquivariantCNN
-    >>> net = EquiNASD(MixedEquivariantCNN(("C1", "C4"), input_shape=(9, 9, 1), width=4))
+    >>> backbone = MixedEquivariantCNN(("C1", "C4"), input_shape=(9, 9, 1), width=4,
+    ...                                pool_after=(2, 4))
+    >>> net = EquiNASD(backbone)
     >>> net.compile(optimizer=keras.optimizers.Adam(0.01),
     ...             arch_optimizer=keras.optimizers.Adam(0.01),
     ...             loss="sparse_categorical_crossentropy")
