@@ -517,6 +517,10 @@ def growing_run(
         result[f"cpu_ratio_{name}"] = cpu_medians[name] / cpu_medians["medium_static"]
         result[f"cpu_ratio_without_tracing_{name}"] = untraced[name] / untraced["medium_static"]
         result[f"ratio_of_sums_{name}"] = sum(times[name]) / sum(times["medium_static"])
+        # Each seed against the Medium Static run just before it (same repeat).
+        result[f"cpu_ratio_per_seed_{name}"] = [
+            round(c / s, 3) for c, s in zip(cpu[name], cpu["medium_static"])
+        ]
         result[f"widths_{name}"] = widths[name]
         result[f"capacities_{name}"] = capacities[name]
         result[f"retraces_during_fit_{name}"] = reallocations[name]
