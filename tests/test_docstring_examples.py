@@ -46,8 +46,15 @@ SCOPE_PACKAGES = (
     "keras_grow.datasets",
     "keras_grow.applications",
     "keras_grow.callbacks",
+    "keras_grow.structure",
 )
 SCOPE_MODULES = (
+    "keras_grow",
+    "keras_grow.demo",
+    "keras_grow.growth",
+    "keras_grow.growth.north_initializers",
+    "keras_grow.growth.context",
+    "keras_grow.growth.taps",
     "keras_grow.growth.metrics",
     "keras_grow.growth.triggers",
     "keras_grow.growth.schedules",
@@ -57,7 +64,7 @@ SCOPE_MODULES = (
     "keras_grow.growth.probe",
     "keras_grow.groups",
 )
-EXCLUDED_MODULES = ("keras_grow.callbacks.neurogenesis",)
+EXCLUDED_MODULES = ()
 
 _FENCE = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
 
@@ -227,8 +234,8 @@ def setup_dense_1(ns):
     return {"model": model}
 
 
-def setup_conv3(ns):
-    """A small CNN with "conv3", watched and trained for one epoch (its activations exist)."""
+def _conv3_model():
+    """A compiled `DynamicModel` CNN on 8x8x1 images with layers "conv1" and "conv3"."""
     model = keras_grow.DynamicModel(
         keras.Sequential(
             [
@@ -241,6 +248,12 @@ def setup_conv3(ns):
         )
     )
     model.compile("adam", "sparse_categorical_crossentropy")
+    return model
+
+
+def setup_conv3(ns):
+    """A small CNN with "conv3", watched and trained for one epoch (its activations exist)."""
+    model = _conv3_model()
     model.watch(["conv3"])
     x, y = _images(32)
     model.fit(x, y, batch_size=16, epochs=1, verbose=0)
@@ -343,6 +356,59 @@ def setup_equinas_e(ns):
 def setup_widths_history(ns):
     """`model`: the default `DynamicModel`, compiled; `x`, `y`: the default data."""
     return setup_compiled_model(ns)
+
+
+def _hidden_model(features=8, hidden=16, hidden_name="hidden"):
+    """The default MLP with its hidden layer renamed, as a compiled `DynamicModel`."""
+    model = keras_grow.DynamicModel(_mlp(features, hidden, hidden_name=hidden_name))
+    model.compile("adam", "sparse_categorical_crossentropy")
+    return model
+
+
+def setup_hidden(ns):
+    """`model`: the default MLP with its hidden layer named "hidden", compiled."""
+    return {"model": _hidden_model()}
+
+
+def setup_hidden_784(ns):
+    """`model`: an MLP of Dense(64) "hidden" on 784 inputs (the example's comment), compiled."""
+    return {"model": _hidden_model(features=784, hidden=64)}
+
+
+def setup_dense(ns):
+    """`model`: the default MLP with its hidden layer named "dense", compiled."""
+    return {"model": _hidden_model(hidden_name="dense")}
+
+
+def setup_conv3_unwatched(ns):
+    """`model`: the small CNN with "conv3", compiled, nothing watched yet."""
+    return {"model": _conv3_model()}
+
+
+def setup_hidden_base(ns):
+    """`base`: the default MLP with its hidden layer named "hidden"; default `x`, `y`."""
+    return {"base": _mlp(hidden_name="hidden")}
+
+
+def setup_hidden_512_rows(ns):
+    """`model`: the "hidden" MLP, compiled; `x`, `y`: 512 rows (16 steps of 32 rows)."""
+    x, y = _xy(512)
+    return {"model": _hidden_model(), "x": x, "y": y}
+
+
+def setup_north_candidates(ns):
+    """`x` (256 input rows of 8), `h` (ReLU post-activations of 16 units on them),
+    `fan_ins` (32 random candidate fan-ins of 8)."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(256, 8)).astype("float32")
+    h = np.maximum(x @ rng.normal(size=(8, 16)).astype("float32"), 0)
+    return {"x": x, "h": h, "fan_ins": rng.normal(size=(32, 8)).astype("float32")}
+
+
+def setup_mnist_like_train(ns):
+    """`x`, `y`: 256 rows of 784 features, 10 classes."""
+    x, y = _xy(256, features=784, classes=10)
+    return {"x": x, "y": y}
 
 
 TINY_DARTS = "channels=4, layers=3, nodes=2"
@@ -501,6 +567,65 @@ SPECIAL = {
             ("generations=50", "generations=1, population_size=2"),
         ),
     ),
+    # Part 2: structure, NORTH* initialisers, growth context and taps, Neurogenesis.
+    "structure.activation_taps.ActivationTaps": Case(
+        "a small compiled CNN with 'conv3' (8x8x1 images)", setup_conv3_unwatched
+    ),
+    "structure.dynamic_model.DynamicModel.add_units": Case(
+        "an MLP whose hidden layer is 'hidden', compiled", setup_hidden
+    ),
+    "structure.dynamic_model.DynamicModel.unit_weights": Case(
+        "the comment's model: Dense(64) 'hidden' on 784 inputs", setup_hidden_784
+    ),
+    "structure.initializers": Case("an MLP whose hidden layer is 'dense', compiled", setup_dense),
+    "structure.dynamic_model.DynamicModel.explain": Case(
+        "an MLP whose hidden layer is 'hidden', compiled", setup_hidden
+    ),
+    "structure.dynamic_model.DynamicModel.remove_units": Case(
+        "an MLP whose hidden layer is 'hidden', compiled", setup_hidden
+    ),
+    "structure.dynamic_model.DynamicModel.reserve": Case(
+        "an MLP whose hidden layer is 'hidden', compiled", setup_hidden
+    ),
+    "structure.dynamic_model.DynamicModel.compact": Case(
+        "an MLP whose hidden layer is 'hidden', compiled", setup_hidden
+    ),
+    "structure.dynamic_model.DynamicModel.watch": Case(
+        "an MLP whose hidden layer is 'hidden', compiled; the default data (256 rows)",
+        setup_hidden,
+    ),
+    "structure.initializers.ZeroFanOut": Case(
+        "an MLP whose hidden layer is 'hidden', compiled", setup_hidden
+    ),
+    "structure.initializers.ZeroFanIn": Case(
+        "an MLP whose hidden layer is 'hidden', compiled", setup_hidden
+    ),
+    "growth.north_initializers.NorthRandom": Case(
+        "an MLP whose hidden layer is 'hidden', compiled", setup_hidden
+    ),
+    "growth.north_initializers.select_candidates": Case(
+        "random inputs, ReLU activations of 16 units, 32 candidate fan-ins",
+        setup_north_candidates,
+    ),
+    "growth.north_initializers.NorthSelect": Case("fragment: the constructor call evaluates"),
+    "growth.north_initializers.NorthPre": Case("fragment: the constructor call evaluates"),
+    "growth.north_initializers.NorthWeight": Case("fragment: the constructor call evaluates"),
+    "growth.context": Case(
+        "the default MLP with its hidden layer named 'hidden'; the default data",
+        setup_hidden_base,
+    ),
+    "growth.taps": Case(
+        "the 'hidden' MLP, compiled; 512 rows so that the ring fills", setup_hidden_512_rows
+    ),
+    "callbacks.neurogenesis.Neurogenesis": Case(
+        "256 rows of 784 features; 2 epochs of batches of 64 instead of 20 of 512, "
+        "max_units 96 and buffer_size 192 instead of 784 and 1568",
+        setup_mnist_like_train,
+        replace=(
+            ("epochs=20, batch_size=512", "epochs=2, batch_size=64"),
+            ("max_units=784, buffer_size=1568", "max_units=96, buffer_size=192"),
+        ),
+    ),
 }
 
 
@@ -538,7 +663,7 @@ def _param(example):
 
 def test_the_scope_has_examples_and_the_table_names_real_ones():
     ids = {e.id.removesuffix("[doctest]") for e in EXAMPLES}
-    assert len(EXAMPLES) >= 100
+    assert len(EXAMPLES) >= 130
     assert sorted(set(SPECIAL) - ids) == []
 
 

@@ -174,7 +174,14 @@ class DynamicModel(keras.Model):
         return [layer.name for layer in self._group_of(layer_name).producers]
 
     def explain(self, layer_name):
-        """Say whether `layer_name` can change width, and if not, why."""
+        """Say whether `layer_name` can change width, and if not, why.
+
+        Example:
+
+        ```python
+        print(model.explain("hidden"))  # 'hidden' is growable (dependency group: hidden).
+        ```
+        """
         group = self._group_of(layer_name)
         members = ", ".join(layer.name for layer in group.producers)
         if group.growable:
@@ -277,6 +284,13 @@ class DynamicModel(keras.Model):
 
         The rest of the network keeps its weights; the result computes what a
         model built without those units computes.
+
+        Example:
+
+        ```python
+        model.remove_units("hidden", [0, 3], reason="pruned by hand")
+        model.structure_history[-1].count  # 2
+        ```
         """
         group = self._growable_group(layer_name, "remove units from")
         indices = _check_indices(indices, group.width)
@@ -288,6 +302,13 @@ class DynamicModel(keras.Model):
         """Allocate at least `capacity` unit slots for `layer_name`'s group now.
 
         Later growth up to `capacity` then costs no reallocation or retrace.
+
+        Example:
+
+        ```python
+        model.reserve("hidden", 64)  # room for 64 units; the width is unchanged
+        model.capacities()["hidden"]  # 64
+        ```
         """
         group = self._growable_group(layer_name, "reserve capacity for")
         capacity = _check_count(capacity, "capacity")
@@ -296,7 +317,16 @@ class DynamicModel(keras.Model):
             self._record(layer_name, "reserve", capacity, reason)
 
     def compact(self, reason="manual"):
-        """Reallocate every group to exactly its active units (drops free slots)."""
+        """Reallocate every group to exactly its active units (drops free slots).
+
+        Example:
+
+        ```python
+        model.remove_units("hidden", [0, 1])
+        model.compact()
+        model.capacities()["hidden"] == model.widths()["hidden"]  # True
+        ```
+        """
         for group in self._state.graph.groups:
             if group.growable and group.capacity != group.width:
                 slot_map = group.active_slots
@@ -400,6 +430,14 @@ class DynamicModel(keras.Model):
             buffer_size: rows kept per layer (should exceed the layer width).
             rows_per_step: rows written per layer and step (evenly spaced
                 among the batch's rows).
+
+        Example:
+
+        ```python
+        model.watch(["hidden"], buffer_size=256, rows_per_step=32)
+        model.fit(x, y, batch_size=32, epochs=1)
+        model.activations("hidden").shape  # (256, width of "hidden")
+        ```
         """
         layer_names, buffer_size, rows_per_step = self._check_watch(
             layer_names, buffer_size, rows_per_step

@@ -193,6 +193,12 @@ class ZeroFanOut:
     The fan-in kernel is drawn from the layer's own `kernel_initializer` and
     rescaled so that each new unit's fan-in norm equals the mean norm of the
     existing units; biases start at zero. The model's function is unchanged.
+
+    Example:
+
+    ```python
+    model.add_units("hidden", 8, initializer=keras_grow.structure.ZeroFanOut())
+    ```
     """
 
     function_preserving = True
@@ -214,6 +220,12 @@ class ZeroFanIn:
     The fan-out rows are drawn from the consumer's `kernel_initializer` and
     rescaled to the mean fan-out norm of the existing units. Function-preserving
     when the activation (and any batch norm) maps 0 to 0.
+
+    Example:
+
+    ```python
+    model.add_units("hidden", 8, initializer=keras_grow.structure.ZeroFanIn())  # ReLU: 0 -> 0
+    ```
     """
 
     function_preserving = True
