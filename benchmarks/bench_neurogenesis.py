@@ -517,7 +517,7 @@ def growing_run(
         result[f"cpu_ratio_{name}"] = cpu_medians[name] / cpu_medians["medium_static"]
         result[f"cpu_ratio_without_tracing_{name}"] = untraced[name] / untraced["medium_static"]
         result[f"ratio_of_sums_{name}"] = sum(times[name]) / sum(times["medium_static"])
-        # Each seed against the Medium Static run just before it (same repeat).
+        # Each seed against the Medium Static run of the same repeat (same seed).
         result[f"cpu_ratio_per_seed_{name}"] = [
             round(c / s, 3) for c, s in zip(cpu[name], cpu["medium_static"])
         ]
