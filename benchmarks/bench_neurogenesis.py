@@ -49,7 +49,9 @@ about +9 %; GradMax 14.0 s, about +155 %).
    capacity policies `reserve="auto"` (the default: geometric reallocation
    capped at `max_units`; with the default `reassignable_storage="auto"` the
    Dense groups reallocate in place, so no headroom is reserved and the
-   network trains at its own width), the same with the old static storage
+   capacity grows by 1.25x: the network trains close to its own width), the
+   same with the earlier 2x capacity steps (`reserve_auto_in_place_x2`), the
+   same with the old static storage
    (`reserve_auto_static_storage`: 4x the starting width up front, a retrace
    per reallocation, masked steps at 256), `reserve=True` (784 up front:
    compute at 784), `reserve=False` (the DynamicModel's geometric
@@ -444,13 +446,15 @@ def scoring_rows_quality(quick, seeds=3):
 
 
 # name: (Neurogenesis reserve, DynamicModel reassignable_storage, record_inputs)
+# name: (reserve, reassignable_storage, record_inputs, in_place_growth_factor)
 VARIANTS = {
-    "reserve_auto": ("auto", "auto", "always"),
-    "reserve_auto_inputs_on_growth": ("auto", "auto", "on_growth"),
-    "reserve_auto_static_storage": ("auto", False, "always"),
-    "reserve_784": (True, "auto", "always"),
-    "reserve_none": (False, "auto", "always"),
-    "reserve_256": (256, "auto", "always"),
+    "reserve_auto": ("auto", "auto", "always", None),
+    "reserve_auto_in_place_x2": ("auto", "auto", "always", 2.0),
+    "reserve_auto_inputs_on_growth": ("auto", "auto", "on_growth", None),
+    "reserve_auto_static_storage": ("auto", False, "always", None),
+    "reserve_784": (True, "auto", "always", None),
+    "reserve_none": (False, "auto", "always", None),
+    "reserve_256": (256, "auto", "always", None),
 }
 
 
@@ -465,7 +469,7 @@ def growing_run(
         for rows in scoring_rows
     }
     # The taps and trigger evaluations alone: gamma 10 never triggers growth.
-    variants["no_growth"] = (("auto", "auto", "always"), "auto", 10.0)
+    variants["no_growth"] = (("auto", "auto", "always", None), "auto", 10.0)
     times = {"medium_static": [], **{name: [] for name in variants}}
     cpu = {name: [] for name in times}
     tracing = {name: [] for name in times}
@@ -479,7 +483,7 @@ def growing_run(
         times["medium_static"].append(time.perf_counter() - start)
         cpu["medium_static"].append(time.process_time() - start_cpu)
         tracing["medium_static"].append(clock.tracing_cpu_seconds())
-        for name, ((reserve, storage, record_inputs), rows, gamma) in variants.items():
+        for name, ((reserve, storage, record_inputs, factor), rows, gamma) in variants.items():
             model = mlp((64, 64), repeat, lr, storage)
             trigger = growth.ActivationTrigger(gamma=gamma, epsilon=0.01)
             rows = {"auto": "auto", "all": None}.get(rows, rows)
@@ -493,6 +497,8 @@ def growing_run(
                 record_inputs=record_inputs,
             )
             callback.blas_threads = blas_threads
+            if factor is not None:
+                callback.in_place_growth_factor = factor
             timer = TimedGrowth(callback)
             clock = StepClock()
             gc.collect()

@@ -17,6 +17,7 @@ from keras_grow.growth import probe as probe_lib
 from keras_grow.growth import triggers as triggers_lib
 
 AUTO_HEADROOM = 4  # reserve="auto": starting capacity / starting width
+IN_PLACE_GROWTH_FACTOR = 1.25  # reserve="auto": see Neurogenesis.in_place_growth_factor
 
 
 class Neurogenesis(StructuralCallback):
@@ -100,7 +101,9 @@ class Neurogenesis(StructuralCallback):
     also allocates `AUTO_HEADROOM` (4) times the starting width when
     training starts: a handful of retraces over a run, and steps that cost
     about what the current width costs. Groups that reallocate in place get
-    no headroom: the network trains at its own width, which is where a
+    no headroom and grow their capacity by at most `in_place_growth_factor`
+    (1.25; a reallocation then costs a few milliseconds): the network trains
+    close to its own width, which is where a
     growing run saves time over a static one (BENCHMARKS.md, "NORTH*
     neurogenesis": on the issue's MNIST MLP, 64-64 growing to about 170-80,
     a NORTH-Select run costs 1.2-1.6x the Medium Static 256-256 run
@@ -171,6 +174,11 @@ class Neurogenesis(StructuralCallback):
             max_units=784, buffer_size=1568)])
     ```
     """
+
+    # reserve="auto": capacity growth per reallocation of groups that
+    # reallocate in place (at most the model's growth_factor); a class
+    # attribute, settable per instance.
+    in_place_growth_factor = IN_PLACE_GROWTH_FACTOR
 
     def __init__(
         self,
@@ -487,7 +495,12 @@ class Neurogenesis(StructuralCallback):
         if needed <= capacity:
             return
         limit = self.limit(layer)
-        wanted = max(needed, math.ceil(self.model.growth_factor * capacity))
+        factor = self.model.growth_factor
+        if self.model.reallocates_in_place(layer):
+            # No retrace, only a copy of the group's variables (a few ms): a
+            # tighter capacity keeps the steps at the width actually used.
+            factor = min(factor, self.in_place_growth_factor)
+        wanted = max(needed, math.ceil(factor * capacity))
         self.model.reserve(
             layer, wanted if limit is None else min(wanted, limit), reason=type(self).__name__
         )

@@ -1,3 +1,5 @@
+import math
+
 import keras
 import numpy as np
 import pytest
@@ -78,13 +80,13 @@ def _watch_capacity(model):
     capacities = [c for c, _ in seen]
     assert capacities == sorted(capacities)
     assert all(width <= capacity for capacity, width in seen)
-    return sorted(set(capacities)), len(functions)
+    return sorted(set(capacities)), len(functions), seen
 
 
 def test_auto_reserve_grows_capacity_geometrically_up_to_max_units():
     """Static storage: 4x the starting width up front, then x growth_factor, capped."""
     model = _mlp((3, 3), reassignable_storage=False)
-    capacities, functions = _watch_capacity(model)
+    capacities, functions, _ = _watch_capacity(model)
     assert capacities == [12, 24, 40]  # 4 x 3, then 2 x 12, then the cap
     assert functions == 3  # each reallocation retraced
     assert model.widths()["hidden1"] == 40 and model.capacities()["hidden1"] == 40
@@ -94,11 +96,16 @@ def test_auto_reserve_grows_capacity_geometrically_up_to_max_units():
 
 def test_auto_reserve_without_headroom_when_groups_reallocate_in_place():
     """Default storage: Dense groups reallocate in place, so no up-front headroom:
-    the capacity follows the width geometrically and the step is never retraced."""
+    the capacity follows the width by x1.25 (not the model's x2) and the step
+    is never retraced."""
     model = _mlp((3, 3))
-    capacities, functions = _watch_capacity(model)
+    assert model.growth_factor == 2.0
+    capacities, functions, seen = _watch_capacity(model)
     assert capacities[0] < 12 and capacities[-1] == 40
-    assert all(b <= max(2 * a, 40) for a, b in zip(capacities, capacities[1:]))
+    for (before, _), (after, width) in zip(seen, seen[1:]):
+        if after != before:  # a reallocation: the width needed, or 1.25x, capped
+            assert after == min(40, max(width, math.ceil(1.25 * before)))
+    assert len(capacities) > 4  # more, smaller steps than doubling (3, 6, 12, 24, 40)
     assert functions == 1
     assert model.widths()["hidden1"] == 40 and model.capacities()["hidden1"] == 40
 
@@ -255,7 +262,7 @@ def test_new_units_get_a_fresh_optimizer_state():
     old = model.active_units("hidden1")[:4]
     # Two steps after the event the new units' second moments, restarted at zero, are small.
     assert velocity.numpy()[:, new].max() < 0.5 * velocity.numpy()[:, old].mean()
-    assert kernel.shape[1] == 8
+    assert kernel.shape[1] == 6  # reallocated in place to the width needed (> 1.25 x 4)
 
 
 def test_optimizer_state_mean_keeps_the_dynamic_model_rule():
