@@ -278,6 +278,11 @@ class Neurogenesis(StructuralCallback):
     # ------------------------------------------------------------- training
 
     def on_train_begin(self, logs=None):
+        factor = self.in_place_growth_factor
+        if isinstance(factor, bool) or not isinstance(factor, numbers.Real) or not factor >= 1:
+            raise ValueError(
+                f"in_place_growth_factor={factor!r} is not allowed; expected a number >= 1."
+            )
         super().on_train_begin(logs)
         model = self.model
         self.groups = self._resolve_groups()

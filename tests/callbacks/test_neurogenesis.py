@@ -110,6 +110,20 @@ def test_auto_reserve_without_headroom_when_groups_reallocate_in_place():
     assert model.widths()["hidden1"] == 40 and model.capacities()["hidden1"] == 40
 
 
+@pytest.mark.parametrize("factor", [0.5, "2", None, True])
+def test_bad_in_place_growth_factor_is_rejected_before_anything_changes(factor):
+    model = _mlp((3, 3))
+    callback = Neurogenesis(
+        growth.FixedSchedule("linear", final_units=6), growth.NorthRandom(), max_units=8
+    )
+    callback.in_place_growth_factor = factor
+    before = [w.numpy().copy() for w in model.weights]
+    with pytest.raises(ValueError, match="in_place_growth_factor"):
+        _fit(model, callback, epochs=1)
+    assert model.widths()["hidden1"] == 3 and model.capacities()["hidden1"] == 3
+    assert all(np.array_equal(a, w.numpy()) for a, w in zip(before, model.weights))
+
+
 def test_max_units_caps_growth_and_evaluation_needs_a_full_fresh_buffer():
     model = _mlp()
     callback = Neurogenesis(
