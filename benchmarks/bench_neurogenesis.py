@@ -445,8 +445,8 @@ def scoring_rows_quality(quick, seeds=3):
     }
 
 
-# name: (Neurogenesis reserve, DynamicModel reassignable_storage, record_inputs)
-# name: (reserve, reassignable_storage, record_inputs, in_place_growth_factor)
+# name: (Neurogenesis reserve, DynamicModel reassignable_storage, record_inputs,
+#        Neurogenesis.in_place_growth_factor or None for the default)
 VARIANTS = {
     "reserve_auto": ("auto", "auto", "always", None),
     "reserve_auto_in_place_x2": ("auto", "auto", "always", 2.0),
