@@ -206,7 +206,7 @@ class GrowthTaps(activation_taps.ActivationTaps):
             slots = ((position + index) % self.buffer_size) // every
             if every > 1:  # past the step's rows: the spare row
                 slots = tf.where(index < count, slots, self.buffer_size // every)
-            buffer.scatter_nd_update(slots[:, None], rows)
+            activation_taps.write_rows(buffer, slots, rows)
         for name in self.layer_names:
             self.written[name].assign_add(sampled[name][0])
         super()._record(outputs, sampled)
@@ -255,10 +255,12 @@ class GrowthTaps(activation_taps.ActivationTaps):
             kept = tf.minimum(count, size)
             index = count - kept + tf.range(kept, dtype=tf.int64)
             rows = _input_rows(layer, tensor, output, tf.gather(picks, index))
-            at = ((ring + index) % size)[:, None]
-            buffer.scatter_nd_update(at, rows)
-            self.ring_ids[name].scatter_nd_update(at, first_id + index)
-            self.ring_slots[name].scatter_nd_update(at, (first_slot + index) % self.buffer_size)
+            at = (ring + index) % size
+            activation_taps.write_rows(buffer, at, rows)
+            activation_taps.write_rows(self.ring_ids[name], at, first_id + index)
+            activation_taps.write_rows(
+                self.ring_slots[name], at, (first_slot + index) % self.buffer_size
+            )
             ring.assign((ring + count) % size)
             return tf.constant(True)
 

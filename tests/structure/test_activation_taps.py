@@ -84,3 +84,22 @@ def test_watch_errors_and_unwatch():
     model.unwatch()
     with pytest.raises(ValueError, match="is not watched"):
         model.activations("h1")
+
+
+@pytest.mark.parametrize("mode", ["eager", "graph", "xla"])
+def test_write_rows_puts_each_row_in_its_slot_of_a_dynamic_buffer(mode):
+    import tensorflow as tf
+
+    from keras_grow.structure import storage
+
+    start = np.arange(15, dtype=np.float32).reshape(5, 3)
+    buffer = storage.dynamic_variable(start)
+    slots = tf.constant([4, 0, 2], tf.int64)
+    rows = tf.constant(-np.arange(9, dtype=np.float32).reshape(3, 3))
+    write = lambda: activation_taps.write_rows(buffer, slots, rows)  # noqa: E731
+    if mode != "eager":
+        write = tf.function(write, jit_compile=mode == "xla")
+    write()
+    expected = start.copy()
+    expected[[4, 0, 2]] = rows.numpy()
+    np.testing.assert_array_equal(buffer.numpy(), expected)
