@@ -582,6 +582,27 @@ class DynamicModel(keras.Model):
             force = True
         return super().make_predict_function(force=force)
 
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        """Build the optimizer and the compiled loss and metrics before the
+        first step is traced.
+
+        Without a distribution strategy Keras' TensorFlow trainer leaves this
+        to the trace of the first step, and the variables created there make
+        `tf.function` trace the step a second time: every first `fit` paid two
+        traces. Here they are built from the data's element spec (no batch is
+        read, so the data order and the results are unchanged): one trace.
+        """
+        if self._distribute_strategy is not None:
+            return super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
+        if data_batch is None:
+            dataset = getattr(iterator, "_distributed_dataset", None)
+            data_batch = getattr(dataset, "element_spec", None)
+        if data_batch is None:
+            return None  # Keras' default: built while the first step is traced
+        with self.distribute_strategy.scope():
+            self._symbolic_build(data_batch=data_batch)
+        return None
+
     def _ensure_reassignable_storage(self):
         """With `reassignable_storage`, convert growable variables and their slots.
 

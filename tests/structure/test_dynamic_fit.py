@@ -132,3 +132,49 @@ def test_reassignable_storage_still_retraces_layers_that_bake_their_width():
     model.fit(x, y, batch_size=8, epochs=1, verbose=0)
     assert model.train_function is not function
     assert model.widths()["c1"] == 25
+
+
+class KerasDefaultBuild(keras_grow.DynamicModel):
+    """Keras' own `_maybe_symbolic_build`: optimizer and metrics built while
+    the first step is traced."""
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        return keras.Model._maybe_symbolic_build(self, iterator=iterator, data_batch=data_batch)
+
+
+def _count_traces(model):
+    traces = []
+    step = model.train_step
+
+    def counted(data):
+        traces.append(1)
+        return step(data)
+
+    model.train_step = counted
+    return traces
+
+
+@pytest.mark.parametrize("jit_compile", [False, True], ids=["graph", "xla"])
+@pytest.mark.parametrize("source", ["numpy", "tf.data"])
+def test_first_fit_traces_the_step_once_with_keras_results(source, jit_compile):
+    x, y = _data()
+    weights, traces = {}, {}
+    for cls in (keras_grow.DynamicModel, KerasDefaultBuild):
+        keras.utils.set_random_seed(0)
+        data = {"x": x, "y": y, "batch_size": 8}
+        if source == "tf.data":  # a new dataset: each iteration reshuffles
+            data = {"x": tf.data.Dataset.from_tensor_slices((x, y)).shuffle(64, seed=3).batch(8)}
+        model = cls(build("conv_flatten_dense"), seed=0)
+        model.compile(
+            keras.optimizers.Adam(1e-2),
+            keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            metrics=["accuracy"],
+            jit_compile=jit_compile,
+        )
+        traces[cls] = _count_traces(model)
+        history = model.fit(**data, epochs=2, verbose=0)
+        weights[cls] = [np.asarray(v) for v in model.weights] + [history.history["loss"]]
+    assert len(traces[keras_grow.DynamicModel]) == 1
+    assert len(traces[KerasDefaultBuild]) == 2  # what this saves
+    for ours, theirs in zip(weights[keras_grow.DynamicModel], weights[KerasDefaultBuild]):
+        np.testing.assert_array_equal(ours, theirs)
