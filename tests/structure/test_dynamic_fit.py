@@ -163,7 +163,8 @@ def test_first_fit_traces_the_step_once_with_keras_results(source, jit_compile):
         keras.utils.set_random_seed(0)
         data = {"x": x, "y": y, "batch_size": 8}
         if source == "tf.data":  # a new dataset: each iteration reshuffles
-            data = {"x": tf.data.Dataset.from_tensor_slices((x, y)).shuffle(64, seed=3).batch(8)}
+            dataset = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(64, seed=3).batch(8)
+            data = {"x": dataset, "shuffle": False}
         model = cls(build("conv_flatten_dense"), seed=0)
         model.compile(
             keras.optimizers.Adam(1e-2),
