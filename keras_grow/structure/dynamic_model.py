@@ -597,10 +597,11 @@ class DynamicModel(keras.Model):
         if data_batch is None:
             dataset = getattr(iterator, "_distributed_dataset", None)
             data_batch = getattr(dataset, "element_spec", None)
-        if data_batch is None:
+        build = getattr(self, "_symbolic_build", None)  # Keras internals: absent, no harm
+        if data_batch is None or build is None:
             return None  # Keras' default: built while the first step is traced
         with self.distribute_strategy.scope():
-            self._symbolic_build(data_batch=data_batch)
+            build(data_batch=data_batch)
         return None
 
     def _ensure_reassignable_storage(self):
