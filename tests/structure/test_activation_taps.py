@@ -3,10 +3,11 @@
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 from topologies import build, sample_inputs
 
 import keras_grow
-from keras_grow.structure import activation_taps
+from keras_grow.structure import activation_taps, storage
 from keras_grow.structure.activation_taps import post_activation_tensor
 
 
@@ -88,10 +89,6 @@ def test_watch_errors_and_unwatch():
 
 @pytest.mark.parametrize("mode", ["eager", "graph", "xla"])
 def test_write_rows_puts_each_row_in_its_slot_of_a_dynamic_buffer(mode):
-    import tensorflow as tf
-
-    from keras_grow.structure import storage
-
     start = np.arange(15, dtype=np.float32).reshape(5, 3)
     buffer = storage.dynamic_variable(start)
     slots = tf.constant([4, 0, 2], tf.int64)
