@@ -8,7 +8,8 @@ projects the candidates' activations on the existing units' span.
 product. A third kernel, `tf.einsum`, checks whether oneDNN's `MatMul` loses
 time re-packing a right operand it has not seen before (every event's
 candidates are new): in isolation it does, on real selections it does not
-matter. The benchmark records the `select_candidate_columns` calls of one
+matter. The benchmark records the selections (`ScoringRows` and its
+`select`, replayed as `select_candidate_columns` calls) of one
 NORTH-Select growing run (the MLP of `bench_neurogenesis.py --only growing`,
 seed 0, Adam 3e-4, 20 epochs), then replays all of them with each kernel, in
 interleaved rounds, each call after one Medium Static training step (as in a
@@ -60,13 +61,21 @@ KERNELS = {"tf_matmul": north._matmul, "einsum": einsum_kernel, "keras_matmul": 
 
 
 def record_selections(x, y, epochs):
-    """The arguments of every `select_candidate_columns` call of one growing run."""
-    calls, select = [], north.select_candidate_columns
+    """The arguments of every selection of one growing run, as
+    `select_candidate_columns` takes them (NorthSelect prepares the scored rows
+    with `ScoringRows` while its candidates are drawn, then selects)."""
+    calls, prepare, select = [], north.ScoringRows.__init__, north.ScoringRows.select
 
-    def recording(*args, **kwargs):
-        copied = {**kwargs, "rng": copy.deepcopy(kwargs["rng"])}
-        calls.append((tuple(np.array(a) if isinstance(a, np.ndarray) else a for a in args), copied))
-        return select(*args, **kwargs)
+    def recording_prepare(self, inputs, existing, epsilon=0.01, rows=None, rng=None, active=None):
+        self.recorded = (np.array(inputs), np.array(existing), epsilon, rows, copy.deepcopy(rng))
+        self.recorded_active = None if active is None else np.array(active)
+        prepare(self, inputs, existing, epsilon, rows, rng, active)
+
+    def recording_select(self, columns, count, post=None, factors=None):
+        inputs, existing, epsilon, rows, rng = self.recorded
+        kwargs = dict(post=post, epsilon=epsilon, rows=rows, rng=rng, active=self.recorded_active)
+        calls.append(((inputs, existing, np.array(columns), count), {**kwargs, "factors": factors}))
+        return select(self, columns, count, post, factors)
 
     model = mlp((64, 64), 0, 3e-4)
     callback = keras_grow.callbacks.Neurogenesis(
@@ -75,11 +84,11 @@ def record_selections(x, y, epochs):
         max_units=784,
         buffer_size=1568,
     )
-    north.select_candidate_columns = recording
+    north.ScoringRows.__init__, north.ScoringRows.select = recording_prepare, recording_select
     try:
         model.fit(x, y, epochs=epochs, batch_size=512, verbose=0, callbacks=[callback])
     finally:
-        north.select_candidate_columns = select
+        north.ScoringRows.__init__, north.ScoringRows.select = prepare, select
     return calls
 
 

@@ -39,7 +39,8 @@ from scipy.linalg import blas
 
 from keras_grow.growth import _model_access
 from keras_grow.growth import metrics as metrics_lib
-from keras_grow.structure.initializers import draw_entries
+from keras_grow.growth.draw_ahead import draw_ahead
+from keras_grow.structure.initializers import draw_entries, uniform_draw_count
 
 AUTO_SCORING_ROWS = 512  # NorthSelect(scoring_rows="auto"): the least rows scored on
 
@@ -125,15 +126,15 @@ def draw_fan_in(request, use, count):
     return rescale_rows(draw_fan_in_columns(request, use, count).T, existing_norm(request, use))
 
 
-def draw_fan_in_columns(request, use, count):
-    """`(fan_in, count)` float32 fan-ins, one per column, drawn from the layer's
-    kernel initializer and masked to active inputs (not rescaled).
+def draw_fan_in_columns(request, use, count, rng=None):
+    """`(fan_in, count)` float32 fan-ins, one per column, drawn (from `rng`,
+    default `request.rng`) from the layer's kernel initializer and masked to
+    active inputs (not rescaled).
 
     For a kernel whose unit axis is the last one (Dense, convolutions) this is
     the drawn array itself: no transpose copy.
     """
-    initializer = getattr(use.layer, "kernel_initializer", None) or "glorot_uniform"
-    sampled = draw_entries(initializer, use, count, request.rng)
+    sampled = draw_entries(kernel_initializer(use), use, count, request.rng if rng is None else rng)
     columns = np.moveaxis(sampled, use.axis, -1).reshape(-1, count)
     mask = fan_in_mask(request, use)
     if not mask.all():
@@ -141,13 +142,27 @@ def draw_fan_in_columns(request, use, count):
     return columns
 
 
+def kernel_initializer(use):
+    """The initializer new fan-ins of `use`'s layer are drawn from."""
+    return getattr(use.layer, "kernel_initializer", None) or "glorot_uniform"
+
+
 def rescale_factors(columns, target):
     """Per-column factors scaling `columns` to L2 norm `target` (1 for zero
     columns; `None` when `target <= 0`, i.e. no rescaling, as `rescale_rows`)."""
+    return factors_to_norm(column_norms(columns), target)
+
+
+def column_norms(columns):
+    """float64 L2 norms of the columns of a float32 matrix."""
+    # float32 sums of squares (no cancellation): relative error ~1e-6, 4x faster.
+    return np.sqrt(np.einsum("ij,ij->j", columns, columns).astype(np.float64))
+
+
+def factors_to_norm(norms, target):
+    """`rescale_factors` from the columns' `norms`."""
     if target <= 0:
         return None
-    # float32 sums of squares (no cancellation): relative error ~1e-6, 4x faster.
-    norms = np.sqrt(np.einsum("ij,ij->j", columns, columns).astype(np.float64))
     return np.where(norms > 0, target / np.maximum(norms, 1e-30), 1.0).astype(np.float32)
 
 
@@ -175,7 +190,7 @@ def context_rows(request, name):
     return np.asarray(value, np.float32)
 
 
-def select_orthogonal(existing, candidates, count, epsilon=0.01):
+def select_orthogonal(existing, candidates, count, epsilon=0.01, basis=None):
     """Greedily pick `count` columns of `candidates` that add the most new direction.
 
     Both arrays hold post-activations, one row per sample. The score of a
@@ -192,6 +207,9 @@ def select_orthogonal(existing, candidates, count, epsilon=0.01):
     picks), and all candidates' residual norms drop by their squared
     component along it, one matrix-vector product per pick.
 
+    `basis` (optional): `_significant_basis(existing, epsilon)` computed
+    beforehand (`existing` is then not read).
+
     Returns:
         int array of `count` distinct candidate indices, best first.
     """
@@ -202,7 +220,8 @@ def select_orthogonal(existing, candidates, count, epsilon=0.01):
     scale = 1.0 / np.sqrt(max(n, 1))
     scores = np.einsum("ij,ij->j", candidates, candidates, dtype=np.float64) * scale**2
     tie_break = 1e-9 * scores
-    basis = _significant_basis(existing, epsilon)  # (n, r), orthonormal columns
+    if basis is None:
+        basis = _significant_basis(existing, epsilon)  # (n, r), orthonormal columns
     if basis.shape[1]:
         projection = _matmul(basis.T, candidates)
         scores -= np.einsum("ij,ij->j", projection, projection, dtype=np.float64) * scale**2
@@ -275,26 +294,55 @@ def select_candidate_columns(
     with the matrix product), which is cheaper than scaling the fan-ins when
     there are fewer scored rows than fan-in entries.
     """
-    inputs = np.asarray(inputs, np.float32)
-    existing = np.asarray(existing, np.float32)
-    columns = np.asarray(columns, np.float32)
-    if rows is not None and rows < len(inputs):
-        rng = rng if rng is not None else np.random.default_rng()
-        keep = np.sort(rng.choice(len(inputs), size=rows, replace=False))
-        inputs, existing = inputs[keep], existing[keep]
-    # Inputs that are zero on every scored row (inactive slots, border pixels, dead
-    # units) add nothing to any pre-activation: skip them (exact).
-    used = np.any(inputs != 0, axis=0)
-    if active is not None:
-        used &= np.asarray(active, bool)
-    if not used.all():
-        inputs, columns = inputs[:, used], columns[used]
-    pre = _matmul(inputs, columns)
-    if factors is not None:
-        factors = np.asarray(factors, np.float32)
-        pre = np.multiply(pre, factors, out=pre if pre.flags.writeable else None)
-    activations = pre if post is None else post(pre)
-    return select_orthogonal(existing, activations, count, epsilon)
+    scoring = ScoringRows(inputs, existing, epsilon, rows, rng, active)
+    return scoring.select(columns, count, post, factors)
+
+
+class ScoringRows:
+    """The buffered rows candidates are scored on, prepared before the candidates.
+
+    Picks `rows` of the rows (a random subset drawn from `rng`, kept in
+    buffer order; `None`: all), finds the inputs that matter (in `active`, a
+    boolean mask over the fan-in, and non-zero on some scored row: the others
+    add nothing to any pre-activation) and the orthonormal basis of the
+    existing post-activations' significant span. None of this depends on the
+    candidates, so `NorthSelect` does it while they are drawn.
+
+    Example:
+
+    ```python
+    scoring = ScoringRows(x, h, epsilon=0.01, rows=512, rng=np.random.default_rng(0))
+    chosen = scoring.select(fan_ins.T, 4, post=lambda z: np.maximum(z, 0))
+    ```
+    """
+
+    def __init__(self, inputs, existing, epsilon=0.01, rows=None, rng=None, active=None):
+        inputs = np.asarray(inputs, np.float32)
+        existing = np.asarray(existing, np.float32)
+        if rows is not None and rows < len(inputs):
+            rng = rng if rng is not None else np.random.default_rng()
+            keep = np.sort(rng.choice(len(inputs), size=rows, replace=False))
+            inputs, existing = inputs[keep], existing[keep]
+        used = np.any(inputs != 0, axis=0)
+        if active is not None:
+            used &= np.asarray(active, bool)
+        self.used = None if used.all() else used
+        self.inputs = inputs if self.used is None else inputs[:, used]
+        self.epsilon = epsilon
+        self.basis = _significant_basis(existing, epsilon)
+
+    def select(self, columns, count, post=None, factors=None):
+        """`select_candidate_columns` of the `(fan_in, total)` candidate `columns`
+        (optionally scaled by `factors`) on these rows."""
+        columns = np.asarray(columns, np.float32)
+        if self.used is not None:
+            columns = columns[self.used]
+        pre = _matmul(self.inputs, columns)
+        if factors is not None:
+            factors = np.asarray(factors, np.float32)
+            pre = np.multiply(pre, factors, out=pre if pre.flags.writeable else None)
+        activations = pre if post is None else post(pre)
+        return select_orthogonal(None, activations, count, self.epsilon, basis=self.basis)
 
 
 def _matmul(a, b):
@@ -308,7 +356,7 @@ def _matmul(a, b):
 
 
 def _significant_basis(existing, epsilon):
-    """Orthonormal basis of the directions of `existing / sqrt(n)` with σ > ε."""
+    """Orthonormal basis `(n, r)` of the directions of `existing / sqrt(n)` with σ > ε."""
     existing = np.asarray(existing, dtype=np.float32)
     if existing.size == 0:
         return np.zeros((existing.shape[0], 0), np.float32)
@@ -473,28 +521,44 @@ class NorthSelect(UnitInitializer):
         """`(columns, factors)`: `(fan_in, candidates + count)` candidate fan-ins,
         one per column, and the `(candidates + count,)` factors rescaling them to
         the existing units' mean norm (`None`: already at that norm)."""
-        columns = draw_fan_in_columns(request, use, self.candidates + request.count)
-        return columns, rescale_factors(columns, existing_norm(request, use))
+        return self.candidates_ahead(request, use, inputs)()
+
+    def candidates_ahead(self, request, use, inputs):
+        """Start drawing the candidates; returns a function that waits for
+        `candidate_columns`' result.
+
+        The fan-ins are drawn on a worker thread (`draw_ahead`) when the
+        initializer's draw count is known, and `request.rng` skips past them,
+        so the caller can prepare the scored rows meanwhile; the existing
+        units' norm is read here, alongside the draw.
+        """
+        total = self.candidates + request.count
+
+        def draw(rng):
+            columns = draw_fan_in_columns(request, use, total, rng)
+            return columns, column_norms(columns)
+
+        uniforms = uniform_draw_count(kernel_initializer(use), use, total)
+        pending = draw_ahead(draw, request.rng, uniforms)
+        target = existing_norm(request, use)
+
+        def result():
+            columns, norms = pending.result()
+            return columns, factors_to_norm(norms, target)
+
+        return result
 
     def __call__(self, request):
         use = measured_kernel_use(request)
         inputs = context_rows(request, "inputs")
         existing = context_rows(request, "activations")
         post = request.context.get("post_activation") or (lambda z: z)
-        columns, factors = self.candidate_columns(request, use, inputs)
+        candidates = self.candidates_ahead(request, use, inputs)
         rows = scoring_row_count(len(inputs), existing.shape[1], request.count, self.scoring_rows)
-        chosen = select_candidate_columns(
-            inputs,
-            existing,
-            columns,
-            request.count,
-            post=post,
-            epsilon=self.epsilon,
-            rows=rows,
-            rng=request.rng,
-            active=fan_in_mask(request, use) > 0,
-            factors=factors,
-        )
+        active = fan_in_mask(request, use) > 0
+        scoring = ScoringRows(inputs, existing, self.epsilon, rows, request.rng, active)
+        columns, factors = candidates()
+        chosen = scoring.select(columns, request.count, post, factors)
         fan_ins = columns[:, chosen].T
         if factors is not None:
             fan_ins = fan_ins * factors[chosen][:, None]
@@ -587,6 +651,10 @@ class NorthPre(NorthSelect):
 
     def candidate_columns(self, request, use, inputs):
         return self.candidate_fan_ins(request, use, inputs).T, None
+
+    def candidates_ahead(self, request, use, inputs):
+        done = self.candidate_columns(request, use, inputs)
+        return lambda: done
 
     def get_config(self):
         return {**super().get_config(), "rcond": self.rcond}

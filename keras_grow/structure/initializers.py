@@ -161,30 +161,68 @@ def _normal(rng, shape, mean, stddev):
     return values
 
 
-def _sample_numpy(initializer, full_shape, shape, rng):
-    """float32 samples like `initializer` for a variable of `full_shape`, or None if unknown."""
+def _numpy_distribution(initializer, full_shape):
+    """`(name, a, b)`: the float32 distribution `initializer` draws for a variable
+    of `full_shape`, as `("uniform", low, high)`, `("normal", mean, stddev)`,
+    `("truncated_normal", mean, stddev)` (cut at two standard deviations) or
+    `("zeros", 0, 0)`; None if it is not one of these."""
     if isinstance(initializer, keras.initializers.VarianceScaling):
         fan_in, fan_out = _fans(full_shape)
         fan = {"fan_in": fan_in, "fan_out": fan_out}.get(initializer.mode, (fan_in + fan_out) / 2)
         scale = initializer.scale / max(1.0, fan)
         if initializer.distribution == "uniform":
             limit = np.sqrt(3.0 * scale)
-            return _uniform(rng, shape, -limit, limit)
+            return "uniform", -limit, limit
         if initializer.distribution == "untruncated_normal":
-            return _normal(rng, shape, 0.0, np.sqrt(scale))
-        return _truncated_normal(rng, shape, np.sqrt(scale) / 0.87962566103423978)
+            return "normal", 0.0, np.sqrt(scale)
+        return "truncated_normal", 0.0, np.sqrt(scale) / 0.87962566103423978
     if isinstance(initializer, keras.initializers.RandomNormal):
-        return _normal(rng, shape, initializer.mean, initializer.stddev)
+        return "normal", initializer.mean, initializer.stddev
     if isinstance(initializer, keras.initializers.RandomUniform):
-        return _uniform(rng, shape, initializer.minval, initializer.maxval)
+        return "uniform", initializer.minval, initializer.maxval
     if isinstance(initializer, keras.initializers.TruncatedNormal):
-        values = _truncated_normal(rng, shape, initializer.stddev)
-        if initializer.mean:
-            values += np.float32(initializer.mean)
-        return values
+        return "truncated_normal", initializer.mean, initializer.stddev
     if isinstance(initializer, keras.initializers.Zeros):
-        return np.zeros(shape, np.float32)
+        return "zeros", 0.0, 0.0
     return None
+
+
+def _sample_numpy(initializer, full_shape, shape, rng):
+    """float32 samples like `initializer` for a variable of `full_shape`, or None if unknown."""
+    distribution = _numpy_distribution(initializer, full_shape)
+    if distribution is None:
+        return None
+    name, a, b = distribution
+    if name == "uniform":
+        return _uniform(rng, shape, a, b)
+    if name == "normal":
+        return _normal(rng, shape, a, b)
+    if name == "zeros":
+        return np.zeros(shape, np.float32)
+    values = _truncated_normal(rng, shape, b)
+    if a:
+        values += np.float32(a)
+    return values
+
+
+def uniform_draw_count(initializer, use, count):
+    """How many float32 uniforms `draw_entries(initializer, use, count, rng)`
+    takes from `rng`, or None where that is not known before drawing (normal
+    distributions, which reject some draws, and initializers sampled outside
+    NumPy).
+
+    Example: `uniform_draw_count("glorot_uniform", use, 10)` is
+    `10 * fan_in` for a Dense kernel `use` (unit axis last).
+    """
+    initializer = keras.initializers.get(initializer)
+    distribution = _numpy_distribution(initializer, tuple(use.variable.shape))
+    if distribution is None or distribution[0] not in ("uniform", "zeros"):
+        return None
+    if distribution[0] == "zeros":
+        return 0
+    shape = list(use.variable.shape)
+    shape[use.axis] = count
+    return int(np.prod(shape))
 
 
 class ZeroFanOut:
