@@ -51,6 +51,9 @@ about +9 %; GradMax 14.0 s, about +155 %).
    Dense groups reallocate in place, so no headroom is reserved and the
    capacity grows by 1.25x: the network trains close to its own width), the
    same with the earlier 2x capacity steps (`reserve_auto_in_place_x2`), the
+   same with NorthSelect drawing its candidates before preparing the scored
+   rows, on one thread (`reserve_auto_draw_first`, the order before
+   `growth.draw_ahead`), the
    same with the old static storage
    (`reserve_auto_static_storage`: 4x the starting width up front, a retrace
    per reallocation, masked steps at 256), `reserve=True` (784 up front:

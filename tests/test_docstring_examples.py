@@ -53,6 +53,7 @@ SCOPE_MODULES = (
     "keras_grow.demo",
     "keras_grow.growth",
     "keras_grow.growth.north_initializers",
+    "keras_grow.growth.draw_ahead",
     "keras_grow.growth.context",
     "keras_grow.growth.taps",
     "keras_grow.growth.metrics",
@@ -604,6 +605,10 @@ SPECIAL = {
         "an MLP whose hidden layer is 'hidden', compiled", setup_hidden
     ),
     "growth.north_initializers.select_candidates": Case(
+        "random inputs, ReLU activations of 16 units, 32 candidate fan-ins",
+        setup_north_candidates,
+    ),
+    "growth.north_initializers.ScoringRows": Case(
         "random inputs, ReLU activations of 16 units, 32 candidate fan-ins",
         setup_north_candidates,
     ),
