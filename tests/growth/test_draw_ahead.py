@@ -9,10 +9,10 @@ import keras_grow
 from keras_grow import growth
 from keras_grow.growth import draw_ahead as ahead
 from keras_grow.growth import north_initializers as north
-from keras_grow.structure.initializers import NewUnits, draw_entries, uniform_draw_count
+from keras_grow.structure.initializers import NewUnits
 
 
-def _next_numbers(rng):
+def next_numbers(rng):
     """What a generator gives next, in several of the ways NorthSelect draws."""
     return (
         rng.random(3, dtype=np.float32),
@@ -22,8 +22,8 @@ def _next_numbers(rng):
     )
 
 
-def _assert_same_stream(first, second):
-    for a, b in zip(_next_numbers(first), _next_numbers(second)):
+def assert_same_stream(first, second):
+    for a, b in zip(next_numbers(first), next_numbers(second)):
         np.testing.assert_array_equal(a, b)
 
 
@@ -40,7 +40,7 @@ def test_skip_hands_over_the_numbers_and_leaves_the_generator_past_them(count, p
     np.testing.assert_array_equal(
         before.random(count, dtype=np.float32), sequential.random(count, dtype=np.float32)
     )
-    _assert_same_stream(skipping, sequential)
+    assert_same_stream(skipping, sequential)
 
 
 def test_skip_leaves_a_generator_it_cannot_skip_unchanged():
@@ -63,12 +63,12 @@ def test_draw_ahead_gives_the_sequential_draws_and_stream(bit_generator):
         return generator.random((300, 7), dtype=np.float32)
 
     future = ahead.draw_ahead(draw, rng, 300 * 7)
-    following = _next_numbers(rng)  # drawn while (or after) the worker draws
+    following = next_numbers(rng)  # drawn while (or after) the worker draws
 
     np.testing.assert_array_equal(future.result(), expected)
     # PCG64 can be skipped, so its draw runs on the worker; MT19937's runs at once.
     assert (threads[0] is not threading.main_thread()) == (bit_generator is np.random.PCG64)
-    for a, b in zip(following, _next_numbers(sequential)):
+    for a, b in zip(following, next_numbers(sequential)):
         np.testing.assert_array_equal(a, b)
 
 
@@ -78,7 +78,7 @@ def test_draw_ahead_with_an_unknown_count_draws_at_once_from_the_generator():
     future = ahead.draw_ahead(lambda g: g.standard_normal(5), rng, None)
     assert future.done()
     np.testing.assert_array_equal(future.result(), sequential.standard_normal(5))
-    _assert_same_stream(rng, sequential)
+    assert_same_stream(rng, sequential)
 
 
 def test_draw_ahead_passes_the_draws_error_on():
@@ -87,36 +87,6 @@ def test_draw_ahead_passes_the_draws_error_on():
 
     with pytest.raises(ArithmeticError, match="no draw"):
         ahead.draw_ahead(failing, np.random.default_rng(0), 4).result()
-
-
-class _Use:
-    def __init__(self, shape, axis):
-        self.variable = keras.Variable(np.zeros(shape, np.float32))
-        self.axis = axis
-
-
-@pytest.mark.parametrize(
-    "initializer, expected",
-    [
-        ("glorot_uniform", 300 * 9),
-        (keras.initializers.HeUniform(), 300 * 9),
-        (keras.initializers.RandomUniform(-1.0, 2.0), 300 * 9),
-        ("zeros", 0),
-        ("he_normal", None),
-        (keras.initializers.RandomNormal(), None),
-        (keras.initializers.TruncatedNormal(), None),
-        (keras.initializers.Orthogonal(), None),
-    ],
-)
-def test_uniform_draw_count_is_what_draw_entries_takes(initializer, expected):
-    use = _Use((300, 40), axis=1)
-    assert uniform_draw_count(initializer, use, 9) == expected
-    if expected is None:
-        return
-    drawing, skipping = np.random.default_rng(4), np.random.default_rng(4)
-    draw_entries(initializer, use, 9, drawing)
-    ahead.skip_float32_uniforms(skipping, expected)
-    _assert_same_stream(drawing, skipping)
 
 
 def _north_request(model, rng_seed):
@@ -153,4 +123,4 @@ def test_north_select_drawing_ahead_selects_what_drawing_first_selects(
     assert values_ahead.keys() == values_first.keys()
     for use in values_ahead:
         np.testing.assert_array_equal(values_ahead[use], values_first[use])
-    _assert_same_stream(drawn_ahead.rng, drawn_first.rng)
+    assert_same_stream(drawn_ahead.rng, drawn_first.rng)

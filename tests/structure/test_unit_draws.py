@@ -4,7 +4,8 @@ import pytest
 from topologies import build
 
 import keras_grow
-from keras_grow.structure.initializers import NewUnits, draw_entries
+from keras_grow.growth.draw_ahead import skip_float32_uniforms
+from keras_grow.structure.initializers import NewUnits, draw_entries, uniform_draw_count
 
 
 class _Use:
@@ -60,3 +61,29 @@ def test_unit_norms_equal_the_norms_of_the_unit_vectors_for_every_use():
         values = request.existing(use)
         expected = np.linalg.norm(request.unit_vectors(use, values).astype(np.float64), axis=1)
         np.testing.assert_allclose(request.unit_norms(use, values), expected, rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "initializer, expected",
+    [
+        ("glorot_uniform", 300 * 9),
+        (keras.initializers.HeUniform(), 300 * 9),
+        (keras.initializers.RandomUniform(-1.0, 2.0), 300 * 9),
+        ("zeros", 0),
+        ("he_normal", None),
+        (keras.initializers.RandomNormal(), None),
+        (keras.initializers.TruncatedNormal(), None),
+        (keras.initializers.Orthogonal(), None),
+    ],
+)
+def test_uniform_draw_count_is_what_draw_entries_takes(initializer, expected):
+    use = _Use((300, 40), axis=1)
+    assert uniform_draw_count(initializer, use, 9) == expected
+    if expected is None:
+        return
+    drawing, skipping = np.random.default_rng(4), np.random.default_rng(4)
+    draw_entries(initializer, use, 9, drawing)
+    skip_float32_uniforms(skipping, expected)
+    for dtype in (np.float32, np.float64):  # float32 first: it reads a buffered half first
+        expected_next = drawing.random(3, dtype=dtype)
+        np.testing.assert_array_equal(skipping.random(3, dtype=dtype), expected_next)
