@@ -94,11 +94,14 @@ def draw_ahead(draw, rng, uniforms):
     ```
     """
     before = None if uniforms is None else skip_float32_uniforms(rng, uniforms)
-    if before is None:
-        done = concurrent.futures.Future()
+    if before is not None:
+        return _worker().submit(draw, before)
+    done = concurrent.futures.Future()
+    try:
         done.set_result(draw(rng))
-        return done
-    return _worker().submit(draw, before)
+    except Exception as error:  # raised by `result()`, as from the worker
+        done.set_exception(error)
+    return done
 
 
 def _worker():

@@ -81,12 +81,14 @@ def test_draw_ahead_with_an_unknown_count_draws_at_once_from_the_generator():
     assert_same_stream(rng, sequential)
 
 
-def test_draw_ahead_passes_the_draws_error_on():
+@pytest.mark.parametrize("uniforms", [4, None])  # on the worker, and at once
+def test_draw_ahead_passes_the_draws_error_on_from_result(uniforms):
     def failing(generator):
         raise ArithmeticError("no draw")
 
+    future = ahead.draw_ahead(failing, np.random.default_rng(0), uniforms)
     with pytest.raises(ArithmeticError, match="no draw"):
-        ahead.draw_ahead(failing, np.random.default_rng(0), 4).result()
+        future.result()
 
 
 def _north_request(model, rng_seed):
