@@ -116,6 +116,9 @@ def test_north_select_drawing_ahead_selects_what_drawing_first_selects(
     initializer = growth.NorthSelect(candidates=50, scoring_rows=32)
 
     drawn_ahead = _north_request(model, 9)
+    use = north.measured_kernel_use(drawn_ahead)
+    uniforms = north.uniform_draw_count(north.kernel_initializer(use), use, 53)
+    assert (uniforms is not None) == (kernel_initializer == "glorot_uniform")  # drawn ahead
     values_ahead = initializer(drawn_ahead)
     with monkeypatch.context() as patch:  # what the code did before: draw, then score
         patch.setattr(north, "uniform_draw_count", lambda *args: None)
