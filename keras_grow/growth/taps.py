@@ -185,38 +185,38 @@ class GrowthTaps(activation_taps.ActivationTaps):
         count = len(self.layer_names)
         outputs, inputs = list(tapped[:count]), list(tapped[count:])
         every = self.input_every
-        sampled = {name: self.sample(name, out) for name, out in zip(self.layer_names, outputs)}
+        samples = {name: self.sample(name, out) for name, out in zip(self.layer_names, outputs)}
         if self.on_demand:
-            self._record_on_demand(outputs, inputs, sampled)
+            self._record_on_demand(outputs, inputs, samples)
         for name, tensor in zip(self.input_layers if not self.on_demand else (), inputs):
             buffer = self.input_buffers[name]
             output = outputs[self.layer_names.index(name)]
-            position = self.positions[name]
+            sample = samples[name]
             # The step's i-th row goes to slot (position + i) % buffer_size; keep
             # the rows whose slot is a multiple of `every` (buffer_size is one).
-            count, picks = sampled[name]
-            index = tf.range(count, dtype=tf.int64)
+            index, picks = sample.index, sample.picks
             if every > 1:  # a static number of candidates, for XLA
-                index = (-position) % every + every * tf.range((count + every - 1) // every)
-                picks = tf.gather(picks, tf.minimum(index, count - 1))
+                kept = (sample.count + every - 1) // every
+                index = (-sample.position) % every + every * tf.range(kept)
+                picks = tf.gather(picks, tf.minimum(index, sample.count - 1))
             rows = _input_rows(self.layers[name], tensor, output, picks)
             if buffer.shape[-1] is not None and rows.shape[-1] != buffer.shape[-1]:
                 self.stale.add(name)  # trace time: the input was resized elsewhere
                 continue
-            slots = ((position + index) % self.buffer_size) // every
+            slots = ((sample.position + index) % self.buffer_size) // every
             if every > 1:  # past the step's rows: the spare row
-                slots = tf.where(index < count, slots, self.buffer_size // every)
+                slots = tf.where(index < sample.count, slots, self.buffer_size // every)
             activation_taps.write_rows(buffer, slots, rows)
         for name in self.layer_names:
-            self.written[name].assign_add(sampled[name][0])
-        super()._record(outputs, sampled)
+            self.written[name].assign_add(samples[name].count)
+        super()._record(outputs, samples)
 
     @property
     def on_demand(self):
         """Whether inputs are recorded on demand (`input_rows` given)."""
         return self.input_rows is not None
 
-    def _record_on_demand(self, outputs, inputs, sampled):
+    def _record_on_demand(self, outputs, inputs, samples):
         """Behind the gates: the inputs of each open layer's sampled rows, into
         its ring (the last `input_rows` of them if the step has more).
 
@@ -232,7 +232,7 @@ class GrowthTaps(activation_taps.ActivationTaps):
                 self.stale.add(name)  # trace time: the input was resized elsewhere
                 continue
             output = outputs[self.layer_names.index(name)]
-            writers.append(self._ring_writer(name, layer, tensor, output, sampled[name]))
+            writers.append(self._ring_writer(name, layer, tensor, output, samples[name]))
 
         def write_open():
             for name, write in writers:
@@ -242,16 +242,16 @@ class GrowthTaps(activation_taps.ActivationTaps):
         if writers:
             tf.cond(self.inputs_open, write_open, lambda: tf.constant(False))
 
-    def _ring_writer(self, name, layer, tensor, output, sampled):
-        """`(name, write)`: the branch writing `name`'s rows into its ring. It
-        reads the counters before this step moves them (the conds come first
-        in program order, and ops on the same variables keep that order)."""
-        count, picks = sampled
+    def _ring_writer(self, name, layer, tensor, output, sample):
+        """`(name, write)`: the branch writing `name`'s rows (its `RowSample`)
+        into its ring. It reads the counters before this step moves them (the
+        conds come first in program order, and ops on the same variables keep
+        that order; the buffer position was read by `sample`)."""
+        count, picks, first_slot = sample.count, sample.picks, sample.position
         buffer, ring, size = self.input_buffers[name], self.ring_positions[name], self.input_rows
 
         def write():
             first_id = self.written[name].read_value()
-            first_slot = self.positions[name].read_value()
             kept = tf.minimum(count, size)
             index = count - kept + tf.range(kept, dtype=tf.int64)
             rows = _input_rows(layer, tensor, output, tf.gather(picks, index))
@@ -468,11 +468,9 @@ def check_input_every(input_every, buffer_size):
 def _input_rows(layer, inputs, outputs, picks):
     """The inputs that produced the output rows `picks` (flat indices over the
     batch and, for convolutions, the output positions) of `outputs`."""
-    inputs = tf.cast(inputs, tf.float32)
     if isinstance(layer, keras.layers.Dense):
-        rows = tf.reshape(inputs, (-1, tf.shape(inputs)[-1]))
-        return tf.gather(rows, picks)
-    return _patches(layer, inputs, outputs, picks)
+        return tf.gather(activation_taps.flat_rows(inputs), picks)
+    return _patches(layer, tf.cast(inputs, tf.float32), outputs, picks)
 
 
 def _patches(layer, inputs, outputs, flat):

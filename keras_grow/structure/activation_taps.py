@@ -23,6 +23,8 @@ graph: no retrace. While on, a gated tap writes exactly what an ungated one
 writes for the same batches.
 """
 
+import typing
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -61,7 +63,7 @@ def post_activation_tensor(model, layer):
         tensor = nodes[0].outputs[0]
 
 
-def sampled_rows(total, count, phase):
+def sampled_rows(total, count, phase, index=None):
     """`count` distinct indices out of `total` rows: one per equal stretch of rows.
 
     Each index sits at a pseudo-random offset inside its stretch that changes
@@ -69,14 +71,41 @@ def sampled_rows(total, count, phase):
     (`k * total // count`) would land on the same spatial position of every
     image whenever a stretch spans whole feature maps (32 rows of 64 maps of
     28 × 28: always the top-left corner), so a buffer would hold one position.
+
+    `index` (optional): `tf.range(count, dtype=tf.int64)`, when the caller has
+    it already. With `count = 0` the result is empty.
     """
-    count = tf.maximum(tf.cast(count, tf.int64), 1)
     total = tf.cast(total, tf.int64)
-    index = tf.range(count, dtype=tf.int64)
-    starts = index * total // count
-    widths = tf.maximum((index + 1) * total // count - starts, 1)
+    count = tf.cast(count, tf.int64)
+    if index is None:
+        index = tf.range(count, dtype=tf.int64)
+    divisor = tf.maximum(count, 1)
+    starts = index * total // divisor
+    widths = tf.maximum((index + 1) * total // divisor - starts, 1)
     jitter = (index * 7919 + tf.cast(phase, tf.int64) * 104729 + 12345) % widths
     return starts + jitter
+
+
+class RowSample(typing.NamedTuple):
+    """What one training step records of one layer (tensors of the step).
+
+    `count`: rows recorded (int64 scalar); `index`: `tf.range(count)`;
+    `picks`: their flat row indices in the layer's output; `position`: the
+    ring buffer position before the step (read once, so the step's graph
+    holds one read of it).
+    """
+
+    count: typing.Any
+    index: typing.Any
+    picks: typing.Any
+    position: typing.Any
+
+
+def flat_rows(tensor):
+    """`tensor` as float32 rows `(rows, channels)` (no op for a float32 matrix)."""
+    if tensor.shape.rank != 2:
+        tensor = tf.reshape(tensor, (-1, tf.shape(tensor)[-1]))
+    return tf.cast(tensor, tf.float32)
 
 
 def write_rows(buffer, slots, rows):
@@ -163,23 +192,33 @@ class ActivationTaps:
 
         tf.cond(self.recording, write, lambda: tf.constant(False))
 
-    def _record(self, tapped, picks=None):
-        """Write each layer's sampled rows; `picks` (`{name: (count, rows)}`, from
-        `sample`) reuses a sampling already computed in this step."""
+    def _record(self, tapped, samples=None):
+        """Write each layer's sampled rows; `samples` (`{name: RowSample}`, from
+        `sample`) reuses a sampling already computed in this step.
+
+        Each layer's position is read once and shared by the sampling, the
+        slots and its update: every op here is traced and prepared again by
+        each `fit`'s first step (`benchmarks/bench_tap_first_step.py`).
+        """
         for name, tensor in zip(self.layer_names, tapped):
-            rows = tf.reshape(tf.cast(tensor, tf.float32), (-1, tf.shape(tensor)[-1]))
-            count, chosen = (picks or {}).get(name) or self.sample(name, tensor)
-            rows = tf.gather(rows, chosen)
-            slots = (self.positions[name] + tf.range(count)) % self.buffer_size
+            sample = (samples or {}).get(name) or self.sample(name, tensor)
+            rows = tf.gather(flat_rows(tensor), sample.picks)
+            slots = (sample.position + sample.index) % self.buffer_size
             write_rows(self.buffers[name], slots, rows)
-            self.positions[name].assign((self.positions[name] + count) % self.buffer_size)
-            self.filled[name].assign(tf.minimum(self.filled[name] + count, self.buffer_size))
+            self.positions[name].assign((sample.position + sample.count) % self.buffer_size)
+            filled = tf.minimum(self.filled[name] + sample.count, self.buffer_size)
+            self.filled[name].assign(filled)
 
     def sample(self, name, tensor):
-        """`(count, flat row indices)` this step records of `name`'s `tensor`."""
-        total = tf.cast(tf.size(tensor) // tf.shape(tensor)[-1], tf.int64)
+        """The `RowSample` this step records of `name`'s `tensor`."""
+        if tensor.shape.rank == 2:
+            total = tf.shape(tensor, out_type=tf.int64)[0]
+        else:
+            total = tf.reduce_prod(tf.shape(tensor, out_type=tf.int64)[:-1])
         count = tf.minimum(total, self.rows_per_step)
-        return count, sampled_rows(total, count, self.positions[name])
+        index = tf.range(count, dtype=tf.int64)
+        position = self.positions[name].read_value()
+        return RowSample(count, index, sampled_rows(total, count, position, index), position)
 
     def rows(self, name, active_slots):
         """Rows recorded since the last reset of `name`, active units only."""

@@ -50,6 +50,32 @@ def test_convolution_rows_are_positions_after_batch_norm_and_relu():
     np.testing.assert_allclose(rows, flat[picked], atol=1e-5)
 
 
+def _sampled_rows_reference(total, count, phase):
+    """The documented sampling: one row per equal stretch, jittered by `phase`."""
+    index = np.arange(count, dtype=np.int64)
+    starts = index * total // max(count, 1)
+    widths = np.maximum((index + 1) * total // max(count, 1) - starts, 1)
+    return starts + (index * 7919 + phase * 104729 + 12345) % widths
+
+
+@pytest.mark.parametrize(
+    "total, count, phase", [(512, 512, 0), (416, 416, 7), (1000, 64, 3), (4096, 300, 1567)]
+)
+def test_sampled_rows_follow_the_documented_formula(total, count, phase):
+    expected = _sampled_rows_reference(total, count, phase)
+    picked = activation_taps.sampled_rows(total, count, phase).numpy()
+    np.testing.assert_array_equal(picked, expected)
+    index = tf.range(count, dtype=tf.int64)  # a caller's own range: the same rows
+    np.testing.assert_array_equal(
+        activation_taps.sampled_rows(total, count, phase, index).numpy(), expected
+    )
+    assert len(np.unique(picked)) == count and picked.min() >= 0 and picked.max() < total
+
+
+def test_sampled_rows_of_an_empty_batch_is_empty():
+    assert activation_taps.sampled_rows(0, 0, 5).numpy().shape == (0,)
+
+
 def test_residual_branch_is_measured_before_the_add():
     model = _model("residual")
     assert (
