@@ -29,27 +29,13 @@ import argparse  # noqa: E402
 import gc  # noqa: E402
 import json  # noqa: E402
 import statistics  # noqa: E402
-import time  # noqa: E402
 
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from bench_dyno import StepTimer  # noqa: E402
 
 import keras_grow  # noqa: E402
 from keras_grow import growth  # noqa: E402
-
-
-class StepTimes(keras.callbacks.Callback):
-    """Wall-clock seconds of each training step."""
-
-    def __init__(self):
-        super().__init__()
-        self.seconds = []
-
-    def on_train_batch_begin(self, batch, logs=None):
-        self._start = time.perf_counter()
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.seconds.append(time.perf_counter() - self._start)
 
 
 def mlp(seed):
@@ -83,7 +69,7 @@ def first_steps(rounds, rows=1024):
             model = mlp(round_)
             if side == "taps":
                 install_taps(model)
-            clock = StepTimes()
+            clock = StepTimer()
             gc.collect()
             model.fit(x, y, epochs=1, batch_size=512, verbose=0, callbacks=[clock])
             times[side].append(clock.seconds[:2])

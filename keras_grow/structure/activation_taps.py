@@ -201,7 +201,7 @@ class ActivationTaps:
         each `fit`'s first step (`benchmarks/bench_tap_first_step.py`).
         """
         for name, tensor in zip(self.layer_names, tapped):
-            sample = (samples or {}).get(name) or self.sample(name, tensor)
+            sample = samples[name] if samples is not None else self.sample(name, tensor)
             rows = tf.gather(flat_rows(tensor), sample.picks)
             slots = (sample.position + sample.index) % self.buffer_size
             write_rows(self.buffers[name], slots, rows)
